@@ -1,0 +1,45 @@
+"""Sufficient statistics of one sample: everything the tests need, nothing row-level.
+
+The database aggregates ``COUNT``, ``SUM(x)`` and ``SUM(x*x)`` per group (DESIGN.md, "Analysis never
+loads raw rows"); every test in :mod:`abtest.stats` starts from these three numbers, as GrowthBook's
+gbstats ``SampleMeanStatistic`` does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """``n`` units, ``sum`` and ``sum_squares`` of their metric values.
+
+    For a binary metric each value is 0 or 1, so ``sum_squares == sum`` (the number of successes).
+    """
+
+    n: int
+    sum: float
+    sum_squares: float
+
+    @classmethod
+    def binary(cls, n: int, successes: int) -> SampleStats:
+        """Stats of ``successes`` ones among ``n`` 0/1 values."""
+        return cls(n=n, sum=float(successes), sum_squares=float(successes))
+
+    @property
+    def mean(self) -> float:
+        """Sample mean; 0 for an empty sample so callers can report "no data" without dividing."""
+        return self.sum / self.n if self.n else 0.0
+
+    @property
+    def variance(self) -> float:
+        """Unbiased sample variance ``(Σx² − (Σx)²/n) / (n − 1)``; 0 when n < 2.
+
+        Clipped at 0: the subtraction can go a few ulps negative for constant data.
+        """
+        if self.n < 2:
+            return 0.0
+        return max((self.sum_squares - self.sum * self.sum / self.n) / (self.n - 1), 0.0)
+
+    def __add__(self, other: SampleStats) -> SampleStats:
+        """Pool two disjoint samples (e.g. two days, or two allocation periods)."""
+        return SampleStats(self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares)
