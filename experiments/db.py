@@ -1,0 +1,84 @@
+"""Engine, session factory and migrations.
+
+SQLite is the zero-setup default (a file under ./instance); PostgreSQL works through a
+``postgresql+psycopg://`` URL. Schema changes only ever happen through Alembic, also on start.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SQLITE_PATH = Path("instance") / "abtest.db"
+# Arbitrary constant: serializes concurrent `upgrade` calls of several workers on PostgreSQL.
+_MIGRATION_LOCK_ID = 7_414_263_301
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: explicit, else ``ABTEST_DATABASE_URL``, else ./instance/abtest.db."""
+    if url:
+        return url
+    env = os.environ.get("ABTEST_DATABASE_URL")
+    if env:
+        return env
+    return f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
+
+
+def make_engine(url: str | None = None, **kwargs: object) -> Engine:
+    """Create an engine; for SQLite also the parent directory and the per-connection pragmas."""
+    resolved = make_url(database_url(url))
+    if resolved.get_backend_name() == "sqlite":
+        if resolved.database and resolved.database != ":memory:":
+            Path(resolved.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(resolved, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(resolved, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; busy_timeout makes writers queue instead of
+    failing; SQLite leaves foreign keys off unless asked per connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions keep loaded objects usable after commit, so views can serialize them."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at the packaged migrations (works from any directory)."""
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; safe to call on every start."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None when never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,75 @@
+"""Domain errors of the experiments package.
+
+Services raise these; the web layer maps each class to one HTTP status in a single handler and
+the CLI prints them. They carry a machine-readable ``code``, a human message and, where one
+input field is at fault, its dotted path (``units.0.variants.1``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One problem with one input field (dotted path, empty for the whole document)."""
+
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base class: a request the domain refuses, never a bug."""
+
+    code = "error"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """Input that is well-formed JSON but breaks a rule (schema, catalogue, cross-field)."""
+
+    code = "invalid"
+
+    def __init__(self, issues: list[FieldIssue]) -> None:
+        first = issues[0]
+        super().__init__(first.message, first.field or None)
+        self.issues = issues
+
+
+class NotFound(DomainError):
+    """The named experiment, key or record does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (illegal transition, layer overlap...)."""
+
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    """A lifecycle move the status machine does not allow."""
+
+    code = "illegal_transition"
+
+
+class LayerOverlap(Conflict):
+    """Two experiments of one layer would claim the same slice of traffic."""
+
+    code = "layer_overlap"
+
+
+class Unauthenticated(DomainError):
+    """Missing, unknown or revoked API key."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """A valid API key whose scope does not cover the request."""
+
+    code = "forbidden"

@@ -1,0 +1,176 @@
+"""SQLAlchemy 2 typed models: the tables the services read and write.
+
+Analysis later groups rows in SQL (COUNT/SUM per arm and period), so what it needs is stored as
+plain columns: the arm key and weights version of each assignment, the assignment time
+(exposure), the event name/value/time and an ``unexposed`` flag.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every timestamp is stored in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """DateTime that always goes in as UTC and comes out timezone-aware.
+
+    SQLite has no time zones and returns naive values; this makes both backends agree.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; JSON columns hold dicts/lists (definitions, attributes, weights)."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[float]: JSON, datetime: UtcDateTime}
+
+
+class Experiment(Base):
+    """One experiment: its validated definition plus lifecycle state.
+
+    ``version`` grows on every change (definition, status, weights) so processes can cache
+    the compiled definition keyed by (id, version) and check it in the same query that looks
+    up a unit's sticky assignment.
+    """
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    definition: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    weights: Mapped[list[float]]
+    weights_version: Mapped[int] = mapped_column(Integer, default=1)
+    winner_arm: Mapped[str | None] = mapped_column(String(500))
+    layer_name: Mapped[str | None] = mapped_column(String(64), index=True)
+    layer_start: Mapped[float | None] = mapped_column(Float)
+    layer_end: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    promoted_at: Mapped[datetime | None]
+
+
+class WeightsPeriod(Base):
+    """Weights in force from ``valid_from``: one row per weights version (allocation period).
+
+    Thompson allocation appends rows; assignments point at the version they were drawn under.
+    """
+
+    __tablename__ = "weights_periods"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    weights: Mapped[list[float]]
+    valid_from: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Assignment(Base):
+    """The sticky arm of one unit in one experiment; the row is also the exposure record."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("experiment_id", "unit_id", name="uq_assignment_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    unit_id: Mapped[str] = mapped_column(String(200), index=True)
+    arm: Mapped[str] = mapped_column(String(500))
+    weights_version: Mapped[int] = mapped_column(Integer)
+    attributes: Mapped[dict[str, Any]]
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """A conversion, payment, revenue or complaint reported by the storefront."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_experiment_name", "experiment_id", "name"),
+        Index("ix_events_unit", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE")
+    )
+    unit_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unexposed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Feedback(Base):
+    """The post-chat survey, with the variants the shopper saw of the units they named."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_experiment", "experiment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    unit_id: Mapped[str] = mapped_column(String(200))
+    arm: Mapped[str | None] = mapped_column(String(500))
+    rating: Mapped[int] = mapped_column(Integer)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    moved_by: Mapped[str | None] = mapped_column(String(64))
+    moved_by_variant: Mapped[str | None] = mapped_column(String(64))
+    confused_by: Mapped[str | None] = mapped_column(String(64))
+    confused_by_variant: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    unexposed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only the sha256 of the token is kept; ``prefix`` finds the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    scope: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
