@@ -1,0 +1,358 @@
+"""Targeting conditions: GrowthBook's MongoDB-style condition language over JSON attributes.
+
+A condition is a dict. ``$and`` / ``$or`` / ``$nor`` take lists of conditions, ``$not`` one
+condition (``$nor`` is exactly "not ``$or``", so an empty ``$nor`` fails as the JavaScript SDK's
+does); every other key is a dotted attribute path (``"father.age"``) through nested objects whose
+value is either a literal, matched by equality, or an operator object such as
+``{"$gte": 20, "$lt": 30}``. A missing attribute reads as ``null``.
+
+Operators: ``$eq $ne $in $nin $all $ini $nini $alli $gt $gte $lt $lte $veq $vne $vgt $vgte
+$vlt $vlte $regex $regexi $notRegex $notRegexi $exists $type $size $elemMatch $not $inGroup
+$notInGroup``; the ``i`` forms ignore case, ``$inGroup`` reads lists from ``saved_groups``.
+
+Semantics follow GrowthBook's cross-SDK cases, with JavaScript as the reference where they are
+silent:
+
+- Ordering (``$gt`` ...) is JavaScript's: two strings compare by UTF-16 code units, anything
+  else as numbers, with ``null`` as 0 and numeric strings as their value (``"8" > 5``); a pair
+  that is not a number (``"abc"``, arrays, objects) matches no ordering.
+- Equality (literals, ``$eq``, ``$in``, ``$all``) is strict: same JSON type, compared by value
+  (so ``true`` is not ``1`` and arrays or objects compare element by element, not by reference).
+- Versions compare GrowthBook's padded version strings; a non-string attribute matches none of
+  the ``$v*`` operators but ``$vne``. Regexes are Python ``re`` syntax, searched anywhere.
+
+A bad condition (unknown operator, malformed regex, operand of the wrong type) evaluates to False:
+it is rejected as a whole before any attribute is read, so ``$not`` cannot turn an error into a
+match. :func:`validate_condition` reports the reason, for checking targeting when it is saved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import Any
+
+SavedGroups = Mapping[str, Any]
+_VERSION_DECORATION = re.compile(r"^v|\+.*$")
+_VERSION_SEPARATOR = re.compile(r"[-.]")
+_JS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity")
+_JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
+_TYPE_NAMES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
+class InvalidCondition(ValueError):
+    """A condition nobody can evaluate: unknown operator or malformed operand."""
+
+
+def evaluate(condition: dict, attributes: dict, saved_groups: SavedGroups | None = None) -> bool:
+    """Whether ``attributes`` satisfy ``condition``; False for a bad condition, never raises."""
+    try:
+        validate_condition(condition)
+        return _matches(condition, attributes, saved_groups or {})
+    except (InvalidCondition, RecursionError):
+        return False
+
+
+def validate_condition(condition: Any) -> None:
+    """Raise :class:`InvalidCondition` saying what is wrong with ``condition``, if anything."""
+    if not isinstance(condition, dict):
+        raise InvalidCondition(f"a condition must be an object, not {condition!r}")
+    for key, value in condition.items():
+        if key in ("$and", "$or", "$nor"):
+            if not isinstance(value, list):
+                raise InvalidCondition(f"{key} takes a list of conditions, not {value!r}")
+            for part in value:
+                validate_condition(part)
+        elif key == "$not":
+            validate_condition(value)
+        else:
+            _validate_value(value)
+
+
+def _validate_value(expected: Any) -> None:
+    """Check an attribute's condition value: any literal, or an object of known operators."""
+    if not _is_operator_object(expected):
+        return
+    for name, operand in expected.items():
+        operator = _OPERATORS.get(name)
+        if operator is None:
+            raise InvalidCondition(f"unknown operator {name}")
+        if not operator.accepts(operand):
+            raise InvalidCondition(f"{name} cannot take {operand!r}")
+
+
+def _is_operator_object(value: Any) -> bool:
+    """A non-empty object whose keys are all operators; any other object is a literal."""
+    return type(value) is dict and bool(value) and all(key[:1] == "$" for key in value)
+
+
+def _matches(condition: dict, attributes: Any, groups: SavedGroups) -> bool:
+    for key, expected in condition.items():
+        combinator = _COMBINATORS.get(key)
+        if combinator is not None:
+            matched = combinator(expected, attributes, groups)
+        else:
+            matched = _value_matches(expected, _read_path(attributes, key), groups)
+        if not matched:
+            return False
+    return True
+
+
+def _any_matches(conditions: list, attributes: Any, groups: SavedGroups) -> bool:
+    """``$or``: an empty list passes, as in every GrowthBook SDK."""
+    return not conditions or any(_matches(c, attributes, groups) for c in conditions)
+
+
+_COMBINATORS: dict[str, Callable[[Any, Any, SavedGroups], bool]] = {
+    "$and": lambda conditions, attrs, groups: all(_matches(c, attrs, groups) for c in conditions),
+    "$or": _any_matches,
+    "$nor": lambda conditions, attrs, groups: not _any_matches(conditions, attrs, groups),
+    "$not": lambda condition, attrs, groups: not _matches(condition, attrs, groups),
+}
+
+
+def _read_path(attributes: Any, path: str) -> Any:
+    """Value at a dotted path through nested objects; None where the path leads nowhere."""
+    value = attributes
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _value_matches(
+    expected: Any, actual: Any, groups: SavedGroups, ignore_case: bool = False
+) -> bool:
+    """Apply a literal (equality) or an operator object to one attribute value."""
+    if not _is_operator_object(expected):
+        return _same(actual, expected, ignore_case)
+    return all(
+        _OPERATORS[name].apply(actual, operand, groups) for name, operand in expected.items()
+    )
+
+
+def _json_type(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), "unknown")
+
+
+def _same(a: Any, b: Any, ignore_case: bool = False) -> bool:
+    """Strict, by-value equality of JSON values (``true`` is not ``1``)."""
+    kind = _json_type(a)
+    if kind != _json_type(b):
+        return False
+    if kind == "array":
+        return len(a) == len(b) and all(_same(x, y, ignore_case) for x, y in zip(a, b, strict=True))
+    if kind == "object":
+        return a.keys() == b.keys() and all(_same(a[k], b[k], ignore_case) for k in a)
+    if ignore_case and kind == "string":
+        return a.lower() == b.lower()
+    return a == b
+
+
+def _is_in(actual: Any, expected: list, ignore_case: bool = False) -> bool:
+    """``actual`` is one of ``expected``; an array attribute needs one element that is."""
+    if type(actual) is str and not ignore_case:
+        return actual in expected  # a str only ever == an equal str
+    candidates = actual if isinstance(actual, list) else (actual,)
+    return any(_same(c, e, ignore_case) for c in candidates for e in expected)
+
+
+def _has_all(actual: Any, expected: list, groups: SavedGroups, ignore_case: bool) -> bool:
+    """Every condition value in ``expected`` matches some element of the array ``actual``."""
+    return isinstance(actual, list) and all(
+        any(_value_matches(e, a, groups, ignore_case) for a in actual) for e in expected
+    )
+
+
+def _elem_match(actual: Any, expected: dict, groups: SavedGroups) -> bool:
+    """Some element matches: operators test the element, a condition tests its fields."""
+    if not isinstance(actual, list):
+        return False
+    if _is_operator_object(expected):
+        return any(_value_matches(expected, item, groups) for item in actual)
+    return any(_matches(expected, item, groups) for item in actual)
+
+
+def _to_js_number(value: Any) -> float | None:
+    """JavaScript's ToNumber for JSON primitives; None for NaN and for arrays or objects."""
+    if value is None:
+        return 0.0
+    if type(value) in (bool, int, float):
+        return None if value != value else value  # NaN is unordered
+    if isinstance(value, str):
+        return _parse_js_number(value)
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _parse_js_number(text: str) -> float | None:
+    """``Number(text)``: blank is 0, then decimal, ``Infinity`` or 0x/0o/0b literals."""
+    text = text.strip(" \t\n\v\f\r\u00a0\u2028\u2029\ufeff")
+    if not text:
+        return 0.0
+    if _JS_DECIMAL.fullmatch(text):
+        return float(text.replace("Infinity", "inf"))
+    radix, digits = _JS_RADIX.get(text[:2].lower()), text[2:]
+    if not (radix and digits.isascii() and digits.isalnum()):
+        return None
+    try:
+        return float(int(digits, radix))
+    except ValueError:  # a digit beyond the radix, as in "0b12"
+        return None
+
+
+def _js_order(a: Any, b: Any) -> int | None:
+    """-1, 0 or 1 as JavaScript's relational operators order ``a`` and ``b``; None if unordered."""
+    if isinstance(a, str) and isinstance(b, str):
+        if not (a.isascii() and b.isascii()):
+            a, b = a.encode("utf-16-be", "surrogatepass"), b.encode("utf-16-be", "surrogatepass")
+        return (a > b) - (a < b)
+    x, y = _to_js_number(a), _to_js_number(b)
+    if x is None or y is None:
+        return None
+    return (x > y) - (x < y)
+
+
+def _ordered(test: Callable[[int], bool], actual: Any, expected: Any) -> bool:
+    order = _js_order(actual, expected)
+    return order is not None and test(order)
+
+
+@lru_cache(maxsize=1024)
+def _padded_version(version: str) -> str:
+    """GrowthBook's sortable form: drop ``v`` and ``+build``, pad numbers, ``~`` after releases.
+
+    ``"1.2.3"`` becomes ``"    1-    2-    3-~"``, which sorts after ``"1.2.3-beta"``.
+    """
+    parts = _VERSION_SEPARATOR.split(_VERSION_DECORATION.sub("", version))
+    if len(parts) == 3:
+        parts.append("~")
+    return "-".join(part.rjust(5) if part.isdigit() else part for part in parts)
+
+
+def _version_test(test: Callable[[int], bool], actual: Any, expected: str) -> bool:
+    if not isinstance(actual, str):
+        return False
+    a, b = _padded_version(actual), _padded_version(expected)
+    return test((a > b) - (a < b))
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    except re.error as error:
+        raise InvalidCondition(f"malformed regex {pattern!r}: {error}") from error
+
+
+def _is_regex(operand: Any) -> bool:
+    return isinstance(operand, str) and _regex(operand, False) is not None
+
+
+def _searches(actual: Any, pattern: str, ignore_case: bool) -> bool:
+    return isinstance(actual, str) and _regex(pattern, ignore_case).search(actual) is not None
+
+
+def _saved_group(groups: SavedGroups, name: str) -> list:
+    """Members of a saved group; an unknown group is empty, as in every GrowthBook SDK."""
+    members = groups.get(name, [])
+    if not isinstance(members, list):
+        raise InvalidCondition(f"saved group {name!r} is not a list")
+    return members
+
+
+def _accepts_value_condition(operand: Any) -> bool:
+    _validate_value(operand)
+    return True
+
+
+def _accepts_elem_match(operand: Any) -> bool:
+    if not isinstance(operand, dict):
+        return False
+    if _is_operator_object(operand):
+        _validate_value(operand)
+    else:
+        validate_condition(operand)
+    return True
+
+
+def _accepts_value_list(operand: Any) -> bool:
+    return isinstance(operand, list) and all(map(_accepts_value_condition, operand))
+
+
+def _is_number_or_string(operand: Any) -> bool:
+    return type(operand) in (int, float, str)
+
+
+def _is_str(operand: Any) -> bool:
+    return isinstance(operand, str)
+
+
+def _is_list(operand: Any) -> bool:
+    return isinstance(operand, list)
+
+
+@dataclass(frozen=True)
+class _Operator:
+    """What operand an operator accepts, and how it tests an attribute value against it."""
+
+    accepts: Callable[[Any], bool]
+    apply: Callable[[Any, Any, SavedGroups], bool]
+
+
+def _plain(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any, SavedGroups], bool]:
+    """Adapt a test that does not need saved groups."""
+    return lambda actual, operand, _groups: test(actual, operand)
+
+
+def _ordering(accepts: Callable[[Any], bool], compare: Callable, test: Callable) -> _Operator:
+    return _Operator(accepts, _plain(partial(compare, test)))
+
+
+_OPERATORS: dict[str, _Operator] = {
+    "$eq": _Operator(lambda _: True, _plain(_same)),
+    "$ne": _Operator(lambda _: True, _plain(lambda a, e: not _same(a, e))),
+    "$in": _Operator(_is_list, _plain(_is_in)),
+    "$nin": _Operator(_is_list, _plain(lambda a, e: not _is_in(a, e))),
+    "$ini": _Operator(_is_list, _plain(lambda a, e: _is_in(a, e, True))),
+    "$nini": _Operator(_is_list, _plain(lambda a, e: not _is_in(a, e, True))),
+    "$all": _Operator(_accepts_value_list, lambda a, e, g: _has_all(a, e, g, False)),
+    "$alli": _Operator(_accepts_value_list, lambda a, e, g: _has_all(a, e, g, True)),
+    "$gt": _ordering(_is_number_or_string, _ordered, lambda o: o > 0),
+    "$gte": _ordering(_is_number_or_string, _ordered, lambda o: o >= 0),
+    "$lt": _ordering(_is_number_or_string, _ordered, lambda o: o < 0),
+    "$lte": _ordering(_is_number_or_string, _ordered, lambda o: o <= 0),
+    "$veq": _ordering(_is_str, _version_test, lambda o: o == 0),
+    "$vne": _Operator(_is_str, _plain(lambda a, e: not _version_test(lambda o: o == 0, a, e))),
+    "$vgt": _ordering(_is_str, _version_test, lambda o: o > 0),
+    "$vgte": _ordering(_is_str, _version_test, lambda o: o >= 0),
+    "$vlt": _ordering(_is_str, _version_test, lambda o: o < 0),
+    "$vlte": _ordering(_is_str, _version_test, lambda o: o <= 0),
+    "$regex": _Operator(_is_regex, _plain(lambda a, e: _searches(a, e, False))),
+    "$regexi": _Operator(_is_regex, _plain(lambda a, e: _searches(a, e, True))),
+    "$notRegex": _Operator(_is_regex, _plain(lambda a, e: not _searches(a, e, False))),
+    "$notRegexi": _Operator(_is_regex, _plain(lambda a, e: not _searches(a, e, True))),
+    "$exists": _Operator(lambda e: isinstance(e, bool), _plain(lambda a, e: (a is not None) == e)),
+    "$type": _Operator(
+        lambda e: e in _TYPE_NAMES.values(), _plain(lambda a, e: _json_type(a) == e)
+    ),
+    "$size": _Operator(
+        _accepts_value_condition,
+        lambda a, e, g: isinstance(a, list) and _value_matches(e, len(a), g),
+    ),
+    "$elemMatch": _Operator(_accepts_elem_match, lambda a, e, g: _elem_match(a, e, g)),
+    "$not": _Operator(_accepts_value_condition, lambda a, e, g: not _value_matches(e, a, g)),
+    "$inGroup": _Operator(_is_str, lambda a, e, g: _is_in(a, _saved_group(g, e))),
+    "$notInGroup": _Operator(_is_str, lambda a, e, g: not _is_in(a, _saved_group(g, e))),
+}
