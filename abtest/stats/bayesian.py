@@ -399,17 +399,18 @@ def bayesian_compare(
     .. [3] GrowthBook gbstats 0.8.0, ``bayesian/tests.py``.
     """
     _check_credibility(credibility)
-    if not 0 <= control_index < len(arms):
-        raise ValueError(f"control_index {control_index} outside 0..{len(arms) - 1}")
     problem = posterior_problem(arms, kind)
     if problem is not None:
         return BayesianComparison(kind, control_index, credibility, draws, (), *problem)
+    if not 0 <= control_index < len(arms):
+        raise ValueError(f"control_index {control_index} outside 0..{len(arms) - 1}")
     posteriors = [arm_posterior(arm, kind, prior) for arm in arms]
     samples = sample_posteriors(posteriors, draws, np.random.default_rng(seed))
     best = probability_best(samples)
     results = tuple(
-        _arm_result(i, arms, posteriors, samples, best[i], control_index, kind, effect_prior,
-                    credibility)
+        _arm_result(
+            i, arms, posteriors, samples, best[i], control_index, kind, effect_prior, credibility
+        )
         for i in range(len(arms))
     )
     return BayesianComparison(kind, control_index, credibility, draws, results)
@@ -431,11 +432,13 @@ def _arm_result(
     versus = (
         (NAN, NAN, NAN, NAN, NAN_PAIR)
         if i == control_index
-        else _versus_control(i, arms, posteriors, samples, control_index, kind, effect_prior,
-                             credibility)
+        else _versus_control(
+            i, arms, posteriors, samples, control_index, kind, effect_prior, credibility
+        )
     )
-    return ArmResult(i, arms[i].n, float(dist.mean()), (float(low), float(high)), float(best),
-                     *versus)
+    return ArmResult(
+        i, arms[i].n, float(dist.mean()), (float(low), float(high)), float(best), *versus
+    )
 
 
 def _versus_control(
@@ -456,8 +459,13 @@ def _versus_control(
         return chance, float(max(ship_loss, 0.0)), keep_loss, lift, interval
     absolute = gaussian_effect(arms[i], arms[c], kind, "absolute", effect_prior, credibility)
     relative = gaussian_effect(arms[i], arms[c], kind, "relative", effect_prior, credibility)
-    return (absolute.chance_to_win, absolute.risk_treatment, absolute.risk_control,
-            relative.expected, relative.credible_interval)
+    return (
+        absolute.chance_to_win,
+        absolute.risk_treatment,
+        absolute.risk_control,
+        relative.expected,
+        relative.credible_interval,
+    )
 
 
 def _monte_carlo_lift(
