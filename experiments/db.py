@@ -82,3 +82,21 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def insert_ignoring_conflicts(
+    session: Session, model: type[Any], index_elements: list[str]
+) -> Any:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the session's dialect.
+
+    Makes concurrent first writes race-safe: the loser's insert is a no-op and both read the
+    winner's row back. Supported on SQLite and PostgreSQL, the two backends this project runs on.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"no INSERT … ON CONFLICT support for {dialect!r}")
+    return insert(model).on_conflict_do_nothing(index_elements=index_elements)

@@ -1,0 +1,167 @@
+"""Sticky assignment of units to arms.
+
+A returning unit costs one indexed query (experiment version joined to the unit's stored arm);
+the compiled definition, with every arm's text already rendered, is cached per process under
+(experiment id, version, catalogue), and ``version`` changes with every edit or status move.
+A new unit in a running experiment costs one INSERT … ON CONFLICT DO NOTHING plus a read-back,
+which makes simultaneous first requests agree on one stored row.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, select
+from sqlalchemy.orm import Session
+
+import variants
+from abtest import bucketing
+from abtest.conditions import evaluate
+from experiments.db import insert_ignoring_conflicts
+from experiments.definitions import Design, compile_design
+from experiments.errors import NotFound
+from experiments.models import Assignment, Experiment
+from experiments.schema import ExperimentDefinition
+from variants import Catalogue
+
+LIVE_STATUSES = ("running", "paused", "promoted")
+_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """What the storefront shows one unit for one experiment."""
+
+    experiment: str
+    unit_id: str
+    in_experiment: bool
+    arm: str
+    variants: Mapping[str, str]
+    text: str
+
+
+@dataclass(frozen=True)
+class LiveExperiment:
+    """An experiment as served: its compiled design plus the state of one version."""
+
+    id: int
+    key: str
+    status: str
+    design: Design
+    weights: tuple[float, ...]
+    weights_version: int
+    winner: int | None
+
+    def fallback(self) -> int:
+        """The arm for units outside the experiment: the winner once promoted, else control."""
+        return self.design.control if self.winner is None else self.winner
+
+    def result(self, unit_id: str, index: int, in_experiment: bool) -> AssignmentResult:
+        design = self.design
+        return AssignmentResult(self.key, unit_id, in_experiment, design.arm_keys[index],
+                                design.arms[index], design.texts[index])
+
+
+_cache: dict[tuple[int, int, int], LiveExperiment] = {}
+
+
+def _live(
+    session: Session, experiment_id: int, version: int, catalogue: Catalogue
+) -> LiveExperiment:
+    """The cached LiveExperiment for this version, compiling it on first use."""
+    cache_key = (experiment_id, version, id(catalogue))
+    live = _cache.get(cache_key)
+    if live is None:
+        row = session.get_one(Experiment, experiment_id, populate_existing=True)
+        live = compile_live(row, catalogue)
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[(experiment_id, row.version, id(catalogue))] = live
+    return live
+
+
+def compile_live(experiment: Experiment, catalogue: Catalogue | None = None) -> LiveExperiment:
+    """Compile a stored experiment for serving (no cache)."""
+    definition = ExperimentDefinition.model_validate(experiment.definition)
+    design = compile_design(definition, catalogue or variants.load_catalogue())
+    winner = design.index(experiment.winner_arm) if experiment.winner_arm else None
+    return LiveExperiment(experiment.id, experiment.key, experiment.status, design,
+                          tuple(experiment.weights), experiment.weights_version, winner)
+
+
+def _lookup(unit_id: str) -> Select[Any]:
+    """Experiment id/version/key with this unit's stored arm (NULL when none), one query."""
+    return select(Experiment.id, Experiment.version, Experiment.key, Assignment.arm).outerjoin(
+        Assignment,
+        and_(Assignment.experiment_id == Experiment.id, Assignment.unit_id == unit_id),
+    )
+
+
+def assign(
+    session: Session, key: str, unit_id: str, attributes: Mapping[str, Any] | None = None,
+    catalogue: Catalogue | None = None,
+) -> AssignmentResult:
+    """The arm ``unit_id`` sees in experiment ``key``; NotFound for an unknown key."""
+    row = session.execute(_lookup(unit_id).where(Experiment.key == key)).first()
+    if row is None:
+        raise NotFound(f"unknown experiment {key!r}", field="experiment")
+    return _decide(session, row, unit_id, dict(attributes or {}), catalogue)
+
+
+def assign_all(
+    session: Session, unit_id: str, attributes: Mapping[str, Any] | None = None,
+    keys: Sequence[str] | None = None, catalogue: Catalogue | None = None,
+) -> list[AssignmentResult]:
+    """Assign ``unit_id`` in the named experiments, or in every live one (running, paused,
+    promoted) when ``keys`` is None; ordered by key."""
+    query = _lookup(unit_id).order_by(Experiment.key)
+    if keys is None:
+        query = query.where(Experiment.status.in_(LIVE_STATUSES))
+    else:
+        query = query.where(Experiment.key.in_(set(keys)))
+    rows = session.execute(query).all()
+    missing = sorted(set(keys or ()) - {row.key for row in rows})
+    if missing:
+        raise NotFound(f"unknown experiment {missing[0]!r}", field="experiments")
+    return [_decide(session, row, unit_id, dict(attributes or {}), catalogue) for row in rows]
+
+
+def _decide(
+    session: Session, row: Row[Any], unit_id: str, attributes: dict[str, Any],
+    catalogue: Catalogue | None,
+) -> AssignmentResult:
+    live = _live(session, row.id, row.version, catalogue or variants.load_catalogue())
+    if row.arm is not None and live.status in LIVE_STATUSES:
+        return live.result(unit_id, live.design.index(row.arm), True)
+    if live.status != "running":
+        return live.result(unit_id, live.fallback(), False)
+    index = draw(live, unit_id, attributes)
+    if index < 0:
+        return live.result(unit_id, live.fallback(), False)
+    stored = _store(session, live, unit_id, index, attributes)
+    return live.result(unit_id, live.design.index(stored), True)
+
+
+def draw(live: LiveExperiment, unit_id: str, attributes: Mapping[str, Any]) -> int:
+    """Arm index for a new unit, or -1 when targeting, the layer or coverage leave it out."""
+    definition = live.design.definition
+    if definition.targeting and not evaluate(definition.targeting, dict(attributes)):
+        return -1
+    layer = definition.layer
+    if layer is not None and not bucketing.in_namespace(unit_id, (layer.name, *layer.range)):
+        return -1
+    return bucketing.assign(live.key, unit_id, list(live.weights), definition.coverage)
+
+
+def _store(
+    session: Session, live: LiveExperiment, unit_id: str, index: int, attributes: dict[str, Any]
+) -> str:
+    """Insert the assignment unless a concurrent request did; return the stored arm."""
+    statement = insert_ignoring_conflicts(session, Assignment, ["experiment_id", "unit_id"])
+    session.execute(statement.values(
+        experiment_id=live.id, unit_id=unit_id, arm=live.design.arm_keys[index],
+        weights_version=live.weights_version, attributes=attributes,
+    ))
+    return session.execute(select(Assignment.arm).where(
+        Assignment.experiment_id == live.id, Assignment.unit_id == unit_id)).scalar_one()

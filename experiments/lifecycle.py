@@ -1,0 +1,77 @@
+"""The status machine: draft → running ⇄ paused → stopped, or promoted with a winner arm.
+
+Each move bumps the experiment's version so every process serves the new state at once.
+"""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from experiments.definitions import check_layer, design_of, get_experiment, touch
+from experiments.errors import FieldIssue, IllegalTransition, InvalidInput
+from experiments.models import Experiment, utcnow
+from experiments.schema import ExperimentDefinition
+from variants import Catalogue
+
+# action: (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "start": (frozenset({"draft", "paused"}), "running"),
+    "pause": (frozenset({"running"}), "paused"),
+    "stop": (frozenset({"running", "paused"}), "stopped"),
+    "promote": (frozenset({"running", "paused", "stopped"}), "promoted"),
+}
+
+
+def _move(session: Session, key: str, action: str) -> Experiment:
+    experiment = get_experiment(session, key)
+    sources, target = TRANSITIONS[action]
+    if experiment.status not in sources:
+        allowed = ", ".join(sorted(sources))
+        raise IllegalTransition(
+            f"cannot {action} experiment {key!r}: it is {experiment.status}"
+            f" ({action} is allowed from {allowed})", field="status")
+    experiment.status = target
+    touch(experiment)
+    return experiment
+
+
+def start_experiment(session: Session, key: str) -> Experiment:
+    """Start (or resume) serving arms to new units; the layer must still be free."""
+    experiment = _move(session, key, "start")
+    definition = ExperimentDefinition.model_validate(experiment.definition)
+    check_layer(session, definition, exclude_id=experiment.id)
+    experiment.started_at = experiment.started_at or utcnow()
+    session.flush()
+    return experiment
+
+
+def pause_experiment(session: Session, key: str) -> Experiment:
+    """Stop enrolling: assigned units keep their arm, new units get the control."""
+    experiment = _move(session, key, "pause")
+    session.flush()
+    return experiment
+
+
+def stop_experiment(session: Session, key: str) -> Experiment:
+    """End the experiment: everyone gets the control."""
+    experiment = _move(session, key, "stop")
+    experiment.stopped_at = utcnow()
+    session.flush()
+    return experiment
+
+
+def promote_experiment(
+    session: Session, key: str, arm: str, catalogue: Catalogue | None = None
+) -> Experiment:
+    """Make ``arm`` the winner: new units get it, assigned units keep their arm."""
+    experiment = get_experiment(session, key)
+    arm_keys = design_of(experiment, catalogue).arm_keys
+    if arm not in arm_keys:
+        raise InvalidInput([FieldIssue("arm", f"{arm!r} is not an arm of {key!r};"
+                                              f" arms: {', '.join(arm_keys)}")])
+    experiment = _move(session, key, "promote")
+    experiment.winner_arm = arm
+    now = utcnow()
+    experiment.promoted_at = now
+    experiment.stopped_at = experiment.stopped_at or now
+    session.flush()
+    return experiment
