@@ -28,17 +28,22 @@ match. :func:`validate_condition` reports the reason, for checking targeting whe
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 SavedGroups = Mapping[str, Any]
+Test = Callable[[Any, Any, SavedGroups], bool]
+"""An operator's test: (attribute value, operand, saved groups) -> bool."""
 _VERSION_DECORATION = re.compile(r"^v|\+.*$")
 _VERSION_SEPARATOR = re.compile(r"[-.]")
 _JS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity")
 _JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
+_NUMBERS = (int, float)
+_SCALARS = (str, int, float, bool, type(None))
 _TYPE_NAMES = {
     type(None): "null",
     bool: "boolean",
@@ -93,7 +98,12 @@ def _validate_value(expected: Any) -> None:
 
 def _is_operator_object(value: Any) -> bool:
     """A non-empty object whose keys are all operators; any other object is a literal."""
-    return type(value) is dict and bool(value) and all(key[:1] == "$" for key in value)
+    if type(value) is not dict or not value:
+        return False
+    for key in value:
+        if type(key) is not str or not key.startswith("$"):
+            return False
+    return True
 
 
 def _matches(condition: dict, attributes: Any, groups: SavedGroups) -> bool:
@@ -123,9 +133,11 @@ _COMBINATORS: dict[str, Callable[[Any, Any, SavedGroups], bool]] = {
 
 def _read_path(attributes: Any, path: str) -> Any:
     """Value at a dotted path through nested objects; None where the path leads nowhere."""
+    if "." not in path:
+        return attributes.get(path) if type(attributes) is dict else None
     value = attributes
     for key in path.split("."):
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             return None
         value = value.get(key)
     return value
@@ -137,9 +149,10 @@ def _value_matches(
     """Apply a literal (equality) or an operator object to one attribute value."""
     if not _is_operator_object(expected):
         return _same(actual, expected, ignore_case)
-    return all(
-        _OPERATORS[name].apply(actual, operand, groups) for name, operand in expected.items()
-    )
+    for name, operand in expected.items():
+        if not _OPERATORS[name].test(actual, operand, groups):
+            return False
+    return True
 
 
 def _json_type(value: Any) -> str:
@@ -148,6 +161,8 @@ def _json_type(value: Any) -> str:
 
 def _same(a: Any, b: Any, ignore_case: bool = False) -> bool:
     """Strict, by-value equality of JSON values (``true`` is not ``1``)."""
+    if type(a) is type(b) and type(a) in _SCALARS and not ignore_case:
+        return a == b
     kind = _json_type(a)
     if kind != _json_type(b):
         return False
@@ -166,22 +181,6 @@ def _is_in(actual: Any, expected: list, ignore_case: bool = False) -> bool:
         return actual in expected  # a str only ever == an equal str
     candidates = actual if isinstance(actual, list) else (actual,)
     return any(_same(c, e, ignore_case) for c in candidates for e in expected)
-
-
-def _has_all(actual: Any, expected: list, groups: SavedGroups, ignore_case: bool) -> bool:
-    """Every condition value in ``expected`` matches some element of the array ``actual``."""
-    return isinstance(actual, list) and all(
-        any(_value_matches(e, a, groups, ignore_case) for a in actual) for e in expected
-    )
-
-
-def _elem_match(actual: Any, expected: dict, groups: SavedGroups) -> bool:
-    """Some element matches: operators test the element, a condition tests its fields."""
-    if not isinstance(actual, list):
-        return False
-    if _is_operator_object(expected):
-        return any(_value_matches(expected, item, groups) for item in actual)
-    return any(_matches(expected, item, groups) for item in actual)
 
 
 def _to_js_number(value: Any) -> float | None:
@@ -214,7 +213,9 @@ def _parse_js_number(text: str) -> float | None:
 
 def _js_order(a: Any, b: Any) -> int | None:
     """-1, 0 or 1 as JavaScript's relational operators order ``a`` and ``b``; None if unordered."""
-    if isinstance(a, str) and isinstance(b, str):
+    if type(a) in _NUMBERS and type(b) in _NUMBERS and a == a and b == b:  # not NaN
+        return (a > b) - (a < b)
+    if type(a) is str and type(b) is str:
         if not (a.isascii() and b.isascii()):
             a, b = a.encode("utf-16-be", "surrogatepass"), b.encode("utf-16-be", "surrogatepass")
         return (a > b) - (a < b)
@@ -222,11 +223,6 @@ def _js_order(a: Any, b: Any) -> int | None:
     if x is None or y is None:
         return None
     return (x > y) - (x < y)
-
-
-def _ordered(test: Callable[[int], bool], actual: Any, expected: Any) -> bool:
-    order = _js_order(actual, expected)
-    return order is not None and test(order)
 
 
 @lru_cache(maxsize=1024)
@@ -241,13 +237,6 @@ def _padded_version(version: str) -> str:
     return "-".join(part.rjust(5) if part.isdigit() else part for part in parts)
 
 
-def _version_test(test: Callable[[int], bool], actual: Any, expected: str) -> bool:
-    if not isinstance(actual, str):
-        return False
-    a, b = _padded_version(actual), _padded_version(expected)
-    return test((a > b) - (a < b))
-
-
 @lru_cache(maxsize=256)
 def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     try:
@@ -256,20 +245,69 @@ def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
         raise InvalidCondition(f"malformed regex {pattern!r}: {error}") from error
 
 
-def _is_regex(operand: Any) -> bool:
-    return isinstance(operand, str) and _regex(operand, False) is not None
-
-
-def _searches(actual: Any, pattern: str, ignore_case: bool) -> bool:
-    return isinstance(actual, str) and _regex(pattern, ignore_case).search(actual) is not None
-
-
 def _saved_group(groups: SavedGroups, name: str) -> list:
     """Members of a saved group; an unknown group is empty, as in every GrowthBook SDK."""
     members = groups.get(name, [])
     if not isinstance(members, list):
         raise InvalidCondition(f"saved group {name!r} is not a list")
     return members
+
+
+def _negated(test: Test) -> Test:
+    return lambda actual, operand, groups: not test(actual, operand, groups)
+
+
+def _ordered(holds: Callable[[int, int], bool]) -> Test:
+    """``$gt`` and kin: ``holds(order, 0)`` on the JavaScript order of attribute and operand."""
+
+    def test(actual: Any, operand: Any, _groups: SavedGroups) -> bool:
+        order = _js_order(actual, operand)
+        return order is not None and holds(order, 0)
+
+    return test
+
+
+def _versioned(holds: Callable[[str, str], bool]) -> Test:
+    """``$vgt`` and kin: ``holds`` on padded versions; only string attributes have one."""
+
+    def test(actual: Any, operand: str, _groups: SavedGroups) -> bool:
+        return type(actual) is str and holds(_padded_version(actual), _padded_version(operand))
+
+    return test
+
+
+def _searching(ignore_case: bool) -> Test:
+    """``$regex``: a match anywhere in a string attribute."""
+
+    def test(actual: Any, pattern: str, _groups: SavedGroups) -> bool:
+        return type(actual) is str and _regex(pattern, ignore_case).search(actual) is not None
+
+    return test
+
+
+def _membership(ignore_case: bool) -> Test:
+    """``$in``: the attribute, or one element of an array attribute, is in the operand list."""
+    return lambda actual, operand, _groups: _is_in(actual, operand, ignore_case)
+
+
+def _containing_all(ignore_case: bool) -> Test:
+    """``$all``: every condition value in the operand matches some element of the array."""
+
+    def test(actual: Any, operand: list, groups: SavedGroups) -> bool:
+        return isinstance(actual, list) and all(
+            any(_value_matches(e, a, groups, ignore_case) for a in actual) for e in operand
+        )
+
+    return test
+
+
+def _elem_match(actual: Any, operand: dict, groups: SavedGroups) -> bool:
+    """Some element matches: operators test the element, a condition tests its fields."""
+    if not isinstance(actual, list):
+        return False
+    if _is_operator_object(operand):
+        return any(_value_matches(operand, item, groups) for item in actual)
+    return any(_matches(operand, item, groups) for item in actual)
 
 
 def _accepts_value_condition(operand: Any) -> bool:
@@ -291,68 +329,82 @@ def _accepts_value_list(operand: Any) -> bool:
     return isinstance(operand, list) and all(map(_accepts_value_condition, operand))
 
 
-def _is_number_or_string(operand: Any) -> bool:
-    return type(operand) in (int, float, str)
+def _accepts_regex(operand: Any) -> bool:
+    return isinstance(operand, str) and _regex(operand, False) is not None
 
 
-def _is_str(operand: Any) -> bool:
-    return isinstance(operand, str)
+def _accepts_anything(_operand: Any) -> bool:
+    return True
 
 
 def _is_list(operand: Any) -> bool:
     return isinstance(operand, list)
 
 
-@dataclass(frozen=True)
+def _is_str(operand: Any) -> bool:
+    return isinstance(operand, str)
+
+
+def _is_number_or_string(operand: Any) -> bool:
+    return type(operand) in (int, float, str)
+
+
+@dataclass(frozen=True, slots=True)
 class _Operator:
-    """What operand an operator accepts, and how it tests an attribute value against it."""
+    """Which operands an operator accepts, and how it tests an attribute value against one."""
 
     accepts: Callable[[Any], bool]
-    apply: Callable[[Any, Any, SavedGroups], bool]
+    test: Test
 
 
-def _plain(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any, SavedGroups], bool]:
-    """Adapt a test that does not need saved groups."""
-    return lambda actual, operand, _groups: test(actual, operand)
-
-
-def _ordering(accepts: Callable[[Any], bool], compare: Callable, test: Callable) -> _Operator:
-    return _Operator(accepts, _plain(partial(compare, test)))
-
+_IN, _IN_IGNORING_CASE = _membership(False), _membership(True)
+_REGEX, _REGEX_IGNORING_CASE = _searching(False), _searching(True)
+_IN_GROUP: Test = lambda actual, name, groups: _is_in(actual, _saved_group(groups, name))  # noqa: E731
+_EQUAL: Test = lambda actual, operand, _groups: _same(actual, operand)  # noqa: E731
+_VERSION_EQUAL = _versioned(operator.eq)
 
 _OPERATORS: dict[str, _Operator] = {
-    "$eq": _Operator(lambda _: True, _plain(_same)),
-    "$ne": _Operator(lambda _: True, _plain(lambda a, e: not _same(a, e))),
-    "$in": _Operator(_is_list, _plain(_is_in)),
-    "$nin": _Operator(_is_list, _plain(lambda a, e: not _is_in(a, e))),
-    "$ini": _Operator(_is_list, _plain(lambda a, e: _is_in(a, e, True))),
-    "$nini": _Operator(_is_list, _plain(lambda a, e: not _is_in(a, e, True))),
-    "$all": _Operator(_accepts_value_list, lambda a, e, g: _has_all(a, e, g, False)),
-    "$alli": _Operator(_accepts_value_list, lambda a, e, g: _has_all(a, e, g, True)),
-    "$gt": _ordering(_is_number_or_string, _ordered, lambda o: o > 0),
-    "$gte": _ordering(_is_number_or_string, _ordered, lambda o: o >= 0),
-    "$lt": _ordering(_is_number_or_string, _ordered, lambda o: o < 0),
-    "$lte": _ordering(_is_number_or_string, _ordered, lambda o: o <= 0),
-    "$veq": _ordering(_is_str, _version_test, lambda o: o == 0),
-    "$vne": _Operator(_is_str, _plain(lambda a, e: not _version_test(lambda o: o == 0, a, e))),
-    "$vgt": _ordering(_is_str, _version_test, lambda o: o > 0),
-    "$vgte": _ordering(_is_str, _version_test, lambda o: o >= 0),
-    "$vlt": _ordering(_is_str, _version_test, lambda o: o < 0),
-    "$vlte": _ordering(_is_str, _version_test, lambda o: o <= 0),
-    "$regex": _Operator(_is_regex, _plain(lambda a, e: _searches(a, e, False))),
-    "$regexi": _Operator(_is_regex, _plain(lambda a, e: _searches(a, e, True))),
-    "$notRegex": _Operator(_is_regex, _plain(lambda a, e: not _searches(a, e, False))),
-    "$notRegexi": _Operator(_is_regex, _plain(lambda a, e: not _searches(a, e, True))),
-    "$exists": _Operator(lambda e: isinstance(e, bool), _plain(lambda a, e: (a is not None) == e)),
+    "$eq": _Operator(_accepts_anything, _EQUAL),
+    "$ne": _Operator(_accepts_anything, _negated(_EQUAL)),
+    "$in": _Operator(_is_list, _IN),
+    "$nin": _Operator(_is_list, _negated(_IN)),
+    "$ini": _Operator(_is_list, _IN_IGNORING_CASE),
+    "$nini": _Operator(_is_list, _negated(_IN_IGNORING_CASE)),
+    "$all": _Operator(_accepts_value_list, _containing_all(False)),
+    "$alli": _Operator(_accepts_value_list, _containing_all(True)),
+    "$gt": _Operator(_is_number_or_string, _ordered(operator.gt)),
+    "$gte": _Operator(_is_number_or_string, _ordered(operator.ge)),
+    "$lt": _Operator(_is_number_or_string, _ordered(operator.lt)),
+    "$lte": _Operator(_is_number_or_string, _ordered(operator.le)),
+    "$veq": _Operator(_is_str, _VERSION_EQUAL),
+    "$vne": _Operator(_is_str, _negated(_VERSION_EQUAL)),
+    "$vgt": _Operator(_is_str, _versioned(operator.gt)),
+    "$vgte": _Operator(_is_str, _versioned(operator.ge)),
+    "$vlt": _Operator(_is_str, _versioned(operator.lt)),
+    "$vlte": _Operator(_is_str, _versioned(operator.le)),
+    "$regex": _Operator(_accepts_regex, _REGEX),
+    "$regexi": _Operator(_accepts_regex, _REGEX_IGNORING_CASE),
+    "$notRegex": _Operator(_accepts_regex, _negated(_REGEX)),
+    "$notRegexi": _Operator(_accepts_regex, _negated(_REGEX_IGNORING_CASE)),
+    "$exists": _Operator(
+        lambda operand: type(operand) is bool,
+        lambda actual, operand, _groups: (actual is not None) == operand,
+    ),
     "$type": _Operator(
-        lambda e: e in _TYPE_NAMES.values(), _plain(lambda a, e: _json_type(a) == e)
+        lambda operand: operand in _TYPE_NAMES.values(),
+        lambda actual, operand, _groups: _json_type(actual) == operand,
     ),
     "$size": _Operator(
         _accepts_value_condition,
-        lambda a, e, g: isinstance(a, list) and _value_matches(e, len(a), g),
+        lambda actual, operand, groups: (
+            isinstance(actual, list) and _value_matches(operand, len(actual), groups)
+        ),
     ),
-    "$elemMatch": _Operator(_accepts_elem_match, lambda a, e, g: _elem_match(a, e, g)),
-    "$not": _Operator(_accepts_value_condition, lambda a, e, g: not _value_matches(e, a, g)),
-    "$inGroup": _Operator(_is_str, lambda a, e, g: _is_in(a, _saved_group(g, e))),
-    "$notInGroup": _Operator(_is_str, lambda a, e, g: not _is_in(a, _saved_group(g, e))),
+    "$elemMatch": _Operator(_accepts_elem_match, _elem_match),
+    "$not": _Operator(
+        _accepts_value_condition,
+        lambda actual, operand, groups: not _value_matches(operand, actual, groups),
+    ),
+    "$inGroup": _Operator(_is_str, _IN_GROUP),
+    "$notInGroup": _Operator(_is_str, _negated(_IN_GROUP)),
 }
