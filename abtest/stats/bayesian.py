@@ -55,6 +55,10 @@ class BetaPrior:
     beta: float = 1.0
 
 
+#: The default ``Beta(1, 1)`` prior.
+UNIFORM_PRIOR = BetaPrior()
+
+
 @dataclass(frozen=True)
 class EffectPrior:
     """Normal prior ``N(mean, variance)`` on the *relative* effect, as gbstats' ``GaussianPrior``.
@@ -181,7 +185,9 @@ class BayesianComparison:
     reason: str = ""
 
 
-def arm_posterior(arm: SampleStats, kind: MetricKind, prior: BetaPrior = BetaPrior()) -> Posterior:
+def arm_posterior(
+    arm: SampleStats, kind: MetricKind, prior: BetaPrior = UNIFORM_PRIOR
+) -> Posterior:
     """Posterior of one arm's rate (Beta-Binomial) or mean (normal, flat prior).
 
     Callers check :func:`posterior_problem` first: a numeric arm needs ``n >= 2`` and a positive
@@ -354,7 +360,7 @@ def bayesian_compare(
     arms: Sequence[SampleStats],
     kind: MetricKind,
     control_index: int = 0,
-    prior: BetaPrior = BetaPrior(),
+    prior: BetaPrior = UNIFORM_PRIOR,
     effect_prior: EffectPrior = EffectPrior(),
     credibility: float = 0.95,
     draws: int = 100_000,
