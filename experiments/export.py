@@ -19,7 +19,10 @@ EVENT_COLUMNS = ("event_id", "unit_id", "arm", "name", "value", "occurred_at", "
 
 
 def iter_events(session: Session, key: str, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Events of experiment ``key`` in time order, with the arm of their unit (None if none)."""
+    """Events of experiment ``key`` in time order, with the arm of their unit (None if none).
+
+    NotFound is raised at the call, before the first row, so callers can report it cleanly.
+    """
     experiment = get_experiment(session, key)
     query = (
         select(Event.event_id, Event.unit_id, Assignment.arm, Event.name, Event.value,
@@ -31,5 +34,4 @@ def iter_events(session: Session, key: str, batch: int = 1000) -> Iterator[dict[
         .order_by(Event.occurred_at, Event.id)
         .execution_options(yield_per=batch)
     )
-    for row in session.execute(query):
-        yield dict(row._mapping)
+    return (dict(row._mapping) for row in session.execute(query))

@@ -66,7 +66,7 @@ def _experiment_ids(session: Session, events: Sequence[EventIn]) -> dict[str, in
     if not keys:
         return {}
     found = dict(session.execute(select(Experiment.key, Experiment.id)
-                                 .where(Experiment.key.in_(keys))).tuples().all())
+                                 .where(Experiment.key.in_(keys))).all())
     for i, event in enumerate(events):
         if event.experiment and event.experiment not in found:
             raise NotFound(f"unknown experiment {event.experiment!r}",

@@ -1,0 +1,85 @@
+"""/experiments: define, read, update and move experiments through their lifecycle (admin)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint
+
+from experiments import definitions, lifecycle
+from experiments.assignment import compile_live
+from experiments.models import Experiment
+from experiments.schema import ExperimentDefinition
+from web.endpoint import endpoint, session
+from web.schemas import ArmOut, ExperimentOut, ExperimentsOut, PromoteRequest
+
+blueprint = Blueprint("experiments", __name__)
+
+
+def experiment_out(experiment: Experiment) -> ExperimentOut:
+    """Serialize with arms and rendered texts (from the cached compilation)."""
+    live = compile_live(experiment)
+    design = live.design
+    arms = [ArmOut(key=key, variants=dict(arm), text=text)
+            for key, arm, text in zip(design.arm_keys, design.arms, design.texts, strict=True)]
+    return ExperimentOut(
+        key=experiment.key, name=experiment.name, status=experiment.status,
+        winner=experiment.winner_arm, control=design.arm_keys[design.control], arms=arms,
+        weights=experiment.weights, weights_version=experiment.weights_version,
+        version=experiment.version, created_at=experiment.created_at,
+        updated_at=experiment.updated_at, started_at=experiment.started_at,
+        stopped_at=experiment.stopped_at, promoted_at=experiment.promoted_at,
+        definition=design.definition,
+    )
+
+
+@blueprint.get("/experiments")
+@endpoint(summary="List experiments", scope="admin", response=ExperimentsOut)
+def list_experiments() -> ExperimentsOut:
+    found = definitions.list_experiments(session())
+    return ExperimentsOut(experiments=[experiment_out(e) for e in found])
+
+
+@blueprint.post("/experiments")
+@endpoint(summary="Create a draft experiment", scope="admin", body=ExperimentDefinition,
+          response=ExperimentOut, status=201)
+def create_experiment(payload: ExperimentDefinition) -> ExperimentOut:
+    return experiment_out(definitions.create_experiment(session(), payload))
+
+
+@blueprint.get("/experiments/<key>")
+@endpoint(summary="Read one experiment", scope="admin", response=ExperimentOut)
+def get_experiment(key: str) -> ExperimentOut:
+    return experiment_out(definitions.get_experiment(session(), key))
+
+
+@blueprint.put("/experiments/<key>")
+@endpoint(summary="Replace a definition (live experiments keep their arms)", scope="admin",
+          body=ExperimentDefinition, response=ExperimentOut)
+def update_experiment(key: str, payload: ExperimentDefinition) -> ExperimentOut:
+    return experiment_out(definitions.update_experiment(session(), key, payload))
+
+
+@blueprint.post("/experiments/<key>/promote")
+@endpoint(summary="Promote a winner arm: new units get it, assigned units keep theirs",
+          scope="admin", body=PromoteRequest, response=ExperimentOut)
+def promote_experiment(key: str, payload: PromoteRequest) -> ExperimentOut:
+    return experiment_out(lifecycle.promote_experiment(session(), key, payload.arm))
+
+
+def _transition_view(action: str, move: Callable[..., Experiment]) -> Callable[..., object]:
+    """One view per argument-less lifecycle move (start, pause, stop)."""
+
+    def view(key: str) -> ExperimentOut:
+        return experiment_out(move(session(), key))
+
+    view.__name__ = f"{action}_experiment"
+    view.__doc__ = move.__doc__
+    summary = (move.__doc__ or action).splitlines()[0]
+    return endpoint(summary=summary, scope="admin", response=ExperimentOut)(view)
+
+
+for _action, _move in (("start", lifecycle.start_experiment),
+                       ("pause", lifecycle.pause_experiment),
+                       ("stop", lifecycle.stop_experiment)):
+    blueprint.add_url_rule(f"/experiments/<key>/{_action}", methods=["POST"],
+                           view_func=_transition_view(_action, _move))

@@ -1,0 +1,50 @@
+"""The Flask application factory (the composition root).
+
+``create_app()`` needs no setup: with no configuration it opens (and creates) the SQLite file
+named by ``ABTEST_DATABASE_URL`` or ./instance/abtest.db and migrates it to the newest schema.
+Production: ``gunicorn 'web.app:create_app()'`` or ``gunicorn web.wsgi:app``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from experiments.db import make_engine, make_session_factory, upgrade
+from web.api import create_api_blueprint
+from web.endpoint import EXTENSION, close_session
+from web.errors import register_error_handlers
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: ABTEST_DATABASE_URL, else ./instance/abtest.db
+    "AUTO_MIGRATE": True,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+
+
+@dataclass(frozen=True)
+class Database:
+    """The app's engine and session factory (``app.extensions["abtest"]``)."""
+
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; ``config`` overrides DEFAULTS (e.g. DATABASE_URL, TESTING)."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(config or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # scripts are Chinese text
+    engine = make_engine(app.config["DATABASE_URL"])
+    if app.config["AUTO_MIGRATE"]:
+        upgrade(engine)
+    app.extensions[EXTENSION] = Database(engine, make_session_factory(engine))
+    app.teardown_appcontext(close_session)
+    register_error_handlers(app)
+    app.register_blueprint(create_api_blueprint())
+    return app

@@ -1,0 +1,228 @@
+"""The ``abtest`` command line: serve, load playbooks, manage API keys, migrate, export.
+
+Errors a user can fix (a bad playbook, an unknown experiment) print one line per problem,
+naming the file and field, and exit with status 1; usage errors exit 2 (click's convention).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from sqlalchemy.orm import Session
+
+from experiments import apikeys, export
+from experiments.db import current_revision, make_engine, make_session_factory, upgrade
+from experiments.definitions import Design, parse_definition, upsert_experiment
+from experiments.errors import DomainError, FieldIssue, InvalidInput
+
+
+class Settings:
+    """What every command needs: the database URL (option or ABTEST_DATABASE_URL)."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self.database_url = database_url
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A migrated database and one transaction, committed only if the block succeeds."""
+        engine = make_engine(self.database_url)
+        try:
+            upgrade(engine)
+            with make_session_factory(engine).begin() as session:
+                yield session
+        finally:
+            engine.dispose()
+
+
+def fail(lines: list[str]) -> None:
+    """Print each problem to stderr and exit 1 (no traceback)."""
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    raise SystemExit(1)
+
+
+def issue_lines(source: str, issues: list[FieldIssue]) -> list[str]:
+    """``source: field: message`` per issue."""
+    return [f"{source}: {issue.field + ': ' if issue.field else ''}{issue.message}"
+            for issue in issues]
+
+
+def domain_lines(source: str, error: DomainError) -> list[str]:
+    if isinstance(error, InvalidInput):
+        return issue_lines(source, error.issues)
+    return issue_lines(source, [FieldIssue(error.field or "", error.message)])
+
+
+@click.group()
+@click.option("--database-url", envvar="ABTEST_DATABASE_URL", default=None,
+              help="SQLAlchemy URL (default: ABTEST_DATABASE_URL or ./instance/abtest.db).")
+@click.pass_context
+def main(context: click.Context, database_url: str | None) -> None:
+    """A/B testing of e-commerce sales scripts."""
+    context.obj = Settings(database_url)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the development server (production: gunicorn 'web.app:create_app()')."""
+    from web.app import create_app
+
+    create_app({"DATABASE_URL": settings.database_url}).run(host=host, port=port)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def load(settings: Settings, files: tuple[Path, ...]) -> None:
+    """Validate playbook FILES, then create or update them by key in one transaction."""
+    designs = _read_designs(files)
+    with settings.transaction() as session:
+        for path, design in designs:
+            try:
+                experiment, created = upsert_experiment(session, design.definition)
+            except DomainError as error:
+                session.rollback()
+                fail(domain_lines(str(path), error) + ["nothing was changed"])
+            click.echo(f"{'created' if created else 'updated'} {experiment.key} ({path})")
+
+
+def _read_designs(files: tuple[Path, ...]) -> list[tuple[Path, Design]]:
+    """Every file parsed and validated before anything is written; all problems reported."""
+    designs: list[tuple[Path, Design]] = []
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        try:
+            design = parse_definition(_read_yaml(path))
+        except InvalidInput as error:
+            problems += issue_lines(str(path), error.issues)
+            continue
+        except ValueError as error:
+            problems.append(f"{path}: {error}")
+            continue
+        key = design.definition.key
+        if key in seen:
+            problems.append(f"{path}: key: {key!r} is also defined in {seen[key]}")
+        seen[key] = path
+        designs.append((path, design))
+    if problems:
+        fail([*problems, "nothing was changed"])
+    return designs
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"not readable YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError("the file must hold one YAML mapping (an experiment definition)")
+    return data
+
+
+@main.group()
+def apikey() -> None:
+    """Create, list and revoke API keys."""
+
+
+@apikey.command("create")
+@click.option("--scope", required=True, type=click.Choice(apikeys.SCOPES))
+@click.option("--name", default="", help="What the key is for (shown in lists).")
+@click.pass_obj
+def apikey_create(settings: Settings, scope: apikeys.Scope, name: str) -> None:
+    """Create a key and print its token once (it is stored only as a hash)."""
+    with settings.transaction() as session:
+        key, token = apikeys.create_api_key(session, scope, name)
+    click.echo(f"created key {key.id} ({scope}); the token is shown only now:", err=True)
+    click.echo(token)
+
+
+@apikey.command("list")
+@click.pass_obj
+def apikey_list(settings: Settings) -> None:
+    """One line per key: id, prefix, scope, status, created, name."""
+    with settings.transaction() as session:
+        for key in apikeys.list_api_keys(session):
+            status = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            click.echo(f"{key.id}\t{key.prefix}\t{key.scope}\t{status}\t"
+                       f"{key.created_at:%Y-%m-%d %H:%M}\t{key.name}")
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=int)
+@click.pass_obj
+def apikey_revoke(settings: Settings, key_id: int) -> None:
+    """Revoke key KEY_ID: requests with it get 401 from now on."""
+    with settings.transaction() as session:
+        try:
+            apikeys.revoke_api_key(session, key_id)
+        except DomainError as error:
+            fail([error.message])
+    click.echo(f"revoked key {key_id}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply pending migrations (the server also does this on start)."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        click.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export raw data for offline analysis."""
+
+
+@export_group.command("events")
+@click.option("--experiment", "key", required=True, help="Experiment key.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default="-",
+              help="Output file (default: standard output).")
+@click.pass_obj
+def export_events(settings: Settings, key: str, fmt: str, out: str) -> None:
+    """Stream the events of an experiment with each unit's arm, oldest first."""
+    with settings.transaction() as session:
+        try:
+            rows = export.iter_events(session, key)
+        except DomainError as error:
+            fail([f"--experiment: {error.message}"])
+        with click.open_file(out, "w", encoding="utf-8", newline="") as stream:
+            write = _csv_writer(stream) if fmt == "csv" else _jsonl_writer(stream)
+            for row in rows:
+                write(row)
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _csv_writer(stream: Any) -> Any:
+    writer = csv.DictWriter(stream, fieldnames=export.EVENT_COLUMNS)
+    writer.writeheader()
+    return lambda row: writer.writerow({k: _plain(v) for k, v in row.items()})
+
+
+def _jsonl_writer(stream: Any) -> Any:
+    return lambda row: stream.write(
+        json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n")

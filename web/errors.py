@@ -1,0 +1,79 @@
+"""The one place where errors become HTTP answers, all shaped ``{"error": {...}}``.
+
+Domain errors map to a 4xx by class; werkzeug's HTTP errors (404, 405, 413...) keep their
+status; anything else is a bug: logged with its traceback and answered with a JSON 500.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from experiments.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+
+
+class BadRequestBody(DomainError):
+    """The body is not JSON, or not a JSON object."""
+
+    code = "bad_request"
+
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    BadRequestBody: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None,
+                   details: list[dict[str, str]] | None = None) -> tuple[Response, int]:
+    """The JSON error body; ``field`` and ``details`` only when known."""
+    body: dict[str, object] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    if details:
+        body["details"] = details
+    return jsonify(error=body), status
+
+
+def _status(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+def handle_domain_error(error: DomainError) -> tuple[Response, int]:
+    details = None
+    if isinstance(error, InvalidInput) and len(error.issues) > 1:
+        details = [{"field": issue.field, "message": issue.message} for issue in error.issues]
+    return error_response(_status(error), error.code, error.message, error.field, details)
+
+
+def handle_http_error(error: HTTPException) -> tuple[Response, int]:
+    name = (error.name or "error").lower().replace(" ", "_")
+    response, status = error_response(error.code or 500, name, error.description or name)
+    if error.code == 405 and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response, status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers on ``app`` (the last one only fires for true bugs)."""
+
+    def handle_bug(error: Exception) -> tuple[Response, int]:
+        app.logger.exception("unhandled error", exc_info=error)
+        return error_response(500, "internal_error", "internal error; it has been logged")
+
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_bug)

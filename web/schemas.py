@@ -1,0 +1,129 @@
+"""Request and response bodies of the JSON API (pydantic, so the OpenAPI document is generated
+from the same models that validate requests)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
+
+from experiments.schema import EventIn, ExperimentDefinition, Slug
+from experiments.tracking import MAX_EVENTS_PER_CALL
+
+UnitId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignRequest(_Request):
+    """One experiment (``experiment``), several (``experiments``) or every live one (neither)."""
+
+    unit_id: UnitId
+    experiment: Slug | None = None
+    experiments: list[Slug] | None = Field(default=None, max_length=100)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> AssignRequest:
+        if self.experiment is not None and self.experiments is not None:
+            raise ValueError("give either experiment or experiments, not both")
+        return self
+
+
+class AssignmentOut(BaseModel):
+    """The arm a unit sees; ``in_experiment`` false means the fallback (control or winner)."""
+
+    experiment: str
+    unit_id: str
+    in_experiment: bool
+    arm: str
+    variants: dict[str, str]
+    text: str
+
+
+class AssignmentsOut(BaseModel):
+    """Answer to a multi-experiment assign."""
+
+    unit_id: str
+    assignments: list[AssignmentOut]
+
+
+class AssignAnswer(RootModel[AssignmentOut | AssignmentsOut]):
+    """One assignment when ``experiment`` was given, else the list for the unit."""
+
+
+class EventsRequest(_Request):
+    """A batch of events, retried as a whole when delivery is uncertain."""
+
+    events: list[EventIn] = Field(max_length=MAX_EVENTS_PER_CALL)
+
+
+class AcceptedOut(BaseModel):
+    """New rows and retried (already stored) rows."""
+
+    accepted: int
+    duplicates: int
+
+
+class PromoteRequest(_Request):
+    """The winner arm's key, e.g. ``countdown=on|stock_left=on|loyal_price=off``."""
+
+    arm: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class ArmOut(BaseModel):
+    """One arm, its choices and its rendered script."""
+
+    key: str
+    variants: dict[str, str]
+    text: str
+
+
+class ExperimentOut(BaseModel):
+    """An experiment: definition, lifecycle state and current weights."""
+
+    key: str
+    name: str
+    status: str
+    winner: str | None
+    control: str
+    arms: list[ArmOut]
+    weights: list[float]
+    weights_version: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    stopped_at: datetime | None
+    promoted_at: datetime | None
+    definition: ExperimentDefinition
+
+
+class ExperimentsOut(BaseModel):
+    """Every experiment."""
+
+    experiments: list[ExperimentOut]
+
+
+class HealthOut(BaseModel):
+    """Liveness with a database round trip."""
+
+    status: str
+    database: str
+
+
+class ErrorDetail(BaseModel):
+    """One problem: what, where (dotted field path), and a stable code."""
+
+    code: str
+    message: str
+    field: str | None = None
+    details: list[dict[str, str]] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer has this shape."""
+
+    error: ErrorDetail
