@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 from abtest.hashing import hash as unit_hash
 
@@ -90,4 +91,10 @@ def assign(
     position = unit_hash(seed, unit_id, hash_version)
     if position is None:
         raise ValueError(f"unknown hash version {hash_version!r}")
-    return choose_variation(position, bucket_ranges(len(weights), coverage, weights))
+    return choose_variation(position, _experiment_ranges(coverage, tuple(weights)))
+
+
+@lru_cache(maxsize=1024)
+def _experiment_ranges(coverage: float, weights: tuple[float, ...]) -> tuple[Range, ...]:
+    """Ranges once per experiment setting: ``assign`` runs per request, settings change rarely."""
+    return tuple(bucket_ranges(len(weights), coverage, weights))
