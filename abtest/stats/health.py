@@ -82,8 +82,15 @@ def sample_ratio_mismatch(
     live = shares > 0
     result = chisquare(counts[live], expected[live])
     p_value = float(result.pvalue)
-    return SrmResult(*base, float(result.statistic), p_value, threshold, p_value < threshold,
-                     "ok", _srm_reason(p_value, threshold))  # fmt: skip
+    return SrmResult(
+        *base,
+        float(result.statistic),
+        p_value,
+        threshold,
+        p_value < threshold,
+        "ok",
+        _srm_reason(p_value, threshold),
+    )
 
 
 def check_guardrail(

@@ -198,8 +198,14 @@ def days_needed(
     if remaining == 0:
         return DurationEstimate(0, n_per_arm, 0, per_arm_daily, "ok", "enough units already")
     if per_arm_daily <= 0:
-        return DurationEstimate(None, n_per_arm, remaining, per_arm_daily, "no_traffic",
-                                "no daily traffic reaches the experiment")  # fmt: skip
+        return DurationEstimate(
+            None,
+            n_per_arm,
+            remaining,
+            per_arm_daily,
+            "no_traffic",
+            "no daily traffic reaches the experiment",
+        )
     days = math.ceil(remaining / per_arm_daily)
     reason = f"needs about {days} more day{'s' if days != 1 else ''}"
     return DurationEstimate(days, n_per_arm, remaining, per_arm_daily, "ok", reason)
