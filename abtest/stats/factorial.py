@@ -1,0 +1,276 @@
+"""Factorial analysis of script units: main effects and two-way interactions from cell totals.
+
+A factorial experiment crosses units (``countdown × stock_left × loyal_price`` gives 8 cells); each
+cell arrives as ``(choices, SampleStats)`` with ``choices = {unit: variant}``. The model uses
+treatment (dummy) coding with each unit's reference level — its first level in order of
+appearance, or the one given in ``reference`` (the "off" variant) — so a main effect is the
+effect of a variant against the reference *while the other units are at their references*, and
+an interaction ``a[x]:b[y]`` is how much the joint effect departs from the sum of the two.
+
+* Binary metrics: logistic regression, statsmodels ``GLM(family=Binomial())`` with the response
+  given as two columns ``[successes, failures]`` per cell. The binomial likelihood of a cell
+  equals the product of its units' Bernoulli likelihoods up to a constant, so estimates and
+  standard errors are those of the fit on the expanded 0/1 rows, from 8 rows instead of
+  millions. (Proportions with ``var_weights=n`` give the same fit; the two-column form is
+  statsmodels' documented way to pass binomial counts.)
+* Numeric metrics: least squares of the cell means, weighted by ``n`` as frequency weights
+  (Gaussian GLM, ``freq_weights``), with the scale fixed at the residual variance of the expanded
+  rows: ``(Σ(n_c - 1)s_c² + Σ n_c (ȳ_c - ŷ_c)²) / (N - p)``; t-tests with ``N - p`` degrees of
+  freedom. This reproduces OLS on the rows exactly.
+
+Degenerate designs (no data, a cell without units, a unit with a single level, missing cells
+that leave a term unidentifiable, no conversions, perfect separation) return a result whose
+``status`` says why, never an exception or a warning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
+
+from abtest.stats.bayesian import MetricKind
+from abtest.stats.summary import SampleStats
+
+Cell = tuple[Mapping[str, str], SampleStats]
+NAN = float("nan")
+#: A fitted cell probability this close to 0 or 1 means the MLE ran off to infinity.
+_SEPARATION_EPS = 1e-8
+_SEPARATION = ("perfect_separation", "a combination of variants predicts the outcome exactly")
+
+
+@dataclass(frozen=True)
+class TermEstimate:
+    """One model term.
+
+    Attributes
+    ----------
+    term : str
+        ``"Intercept"``, ``"unit[variant]"`` or ``"unit[variant]:other[variant]"``.
+    estimate, std_error : float
+        Coefficient (log-odds for binary, metric units for numeric) and its standard error.
+    ci : tuple of float
+        Wald (binary, normal) or t (numeric) confidence interval of the coefficient.
+    p_value : float
+        Two-sided test of coefficient = 0.
+    odds_ratio, odds_ratio_ci : float, tuple of float
+        ``exp`` of the estimate and of its CI (binary); NaN for numeric metrics.
+    """
+
+    term: str
+    estimate: float
+    std_error: float
+    ci: tuple[float, float]
+    p_value: float
+    odds_ratio: float
+    odds_ratio_ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class FactorialResult:
+    """Fit of :func:`factorial_analysis`; ``terms`` is empty when ``status != "ok"``."""
+
+    kind: MetricKind
+    factors: tuple[str, ...]
+    reference_levels: tuple[tuple[str, str], ...]
+    terms: tuple[TermEstimate, ...]
+    n_units: int
+    alpha: float
+    status: str = "ok"
+    reason: str = ""
+
+    def term(self, name: str) -> TermEstimate:
+        """The estimate of the term called ``name``."""
+        return next(t for t in self.terms if t.term == name)
+
+
+def factorial_analysis(
+    cells: Sequence[Cell],
+    kind: MetricKind = "binary",
+    reference: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+) -> FactorialResult:
+    """Main effects and all two-way interactions of the units on the metric.
+
+    Parameters
+    ----------
+    cells : sequence of (dict unit -> variant, SampleStats)
+        One entry per cell of the design; every cell names the same units.
+    kind : {"binary", "numeric"}
+        Logistic regression (binary) or least squares (numeric).
+    reference : mapping unit -> variant, optional
+        Reference ("off") level per unit; default: the first level seen.
+    alpha : float
+        Confidence intervals have coverage ``1 - alpha``.
+
+    References
+    ----------
+    .. [1] Agresti, A. (2013). *Categorical Data Analysis*, 3rd ed., sections 4.1-4.2 and 5.2
+       (logistic regression for grouped binomial data, Wald inference).
+    .. [2] Montgomery, D. C. (2017). *Design and Analysis of Experiments*, 9th ed., chapters 5-6
+       (factorial designs, main effects and interactions).
+    .. [3] statsmodels ``GLM`` documentation: the Binomial family accepts a two-column
+       ``(successes, failures)`` response; ``freq_weights`` and a fixed ``scale`` in ``fit``.
+    """
+    if kind not in ("binary", "numeric"):
+        raise ValueError(f"kind must be 'binary' or 'numeric', got {kind!r}")
+    levels = _levels(cells, reference or {})
+    refs = tuple((factor, values[0]) for factor, values in levels.items())
+    empty = FactorialResult(kind, tuple(levels), refs, (), sum(s.n for _, s in cells), alpha)
+    problem = _design_problem(cells, levels, kind)
+    if problem is not None:
+        return _with_status(empty, *problem)
+    names, design = _design(cells, levels)
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        return _with_status(empty, "not_identifiable", "missing cells leave some terms inestimable")
+    fit = _fit_binary if kind == "binary" else _fit_numeric
+    outcome = fit(cells, design)
+    if isinstance(outcome, tuple):
+        return _with_status(empty, *outcome)
+    return FactorialResult(
+        kind, tuple(levels), refs, _terms(names, outcome, kind, alpha), empty.n_units, alpha
+    )
+
+
+def _levels(cells: Sequence[Cell], reference: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each unit's levels in order of appearance, its reference level first."""
+    if not cells:
+        return {}
+    factors = list(cells[0][0])
+    levels: dict[str, list[str]] = {factor: [] for factor in factors}
+    for choices, _ in cells:
+        if set(choices) != set(factors):
+            raise ValueError(f"every cell must name the units {factors}, got {list(choices)}")
+        for factor in factors:
+            if choices[factor] not in levels[factor]:
+                levels[factor].append(choices[factor])
+    for factor, level in reference.items():
+        if level not in levels.get(factor, []):
+            raise ValueError(f"reference level {factor}={level!r} appears in no cell")
+        levels[factor].remove(level)
+        levels[factor].insert(0, level)
+    return levels
+
+
+def _design_problem(
+    cells: Sequence[Cell], levels: Mapping[str, list[str]], kind: MetricKind
+) -> tuple[str, str] | None:
+    if not cells or all(stats.n == 0 for _, stats in cells):
+        return "no_data", "no cell has units yet"
+    empty = [dict(choices) for choices, stats in cells if stats.n == 0]
+    if empty:
+        return "empty_cell", f"cell(s) without units: {empty}"
+    single = [factor for factor, values in levels.items() if len(values) < 2]
+    if single:
+        return "single_level", f"unit(s) {single} have a single level: no effect to estimate"
+    if kind == "binary":
+        successes = sum(stats.sum for _, stats in cells)
+        if successes == 0 or successes == sum(stats.n for _, stats in cells):
+            return "zero_variance", "every unit has the same outcome: nothing to model"
+    return None
+
+
+def _design(cells: Sequence[Cell], levels: Mapping[str, list[str]]) -> tuple[list[str], np.ndarray]:
+    """Treatment-coded design: intercept, main-effect dummies, pairwise dummy products."""
+    mains = [
+        (f"{factor}[{level}]", factor, level)
+        for factor, values in levels.items()
+        for level in values[1:]
+    ]
+    pairs = [(a, b) for a, b in itertools.combinations(mains, 2) if a[1] != b[1]]
+    names = ["Intercept"] + [m[0] for m in mains] + [f"{a[0]}:{b[0]}" for a, b in pairs]
+    rows = []
+    for choices, _ in cells:
+        dummy = {name: float(choices[factor] == level) for name, factor, level in mains}
+        rows.append(
+            [1.0] + [dummy[m[0]] for m in mains] + [dummy[a[0]] * dummy[b[0]] for a, b in pairs]
+        )
+    return names, np.array(rows)
+
+
+def _fit_binary(cells: Sequence[Cell], design: np.ndarray):
+    """Binomial GLM on ``[successes, failures]``; a (status, reason) pair when it cannot fit.
+
+    Separation is read from the fit: a fitted cell probability within 1e-8 of 0 or 1 means the
+    maximum-likelihood estimate is at infinity. statsmodels' ``PerfectSeparationWarning`` is not
+    used: on grouped data it also fires for every saturated model (e.g. 2 × 2 with its
+    interaction), where the fit reproduces the cell proportions exactly but the MLE is finite.
+    """
+    successes = np.array([stats.sum for _, stats in cells])
+    failures = np.array([stats.n - stats.sum for _, stats in cells])
+    model = sm.GLM(np.column_stack([successes, failures]), design, family=sm.families.Binomial())
+    try:
+        result, caught = _quiet_fit(model)
+    except PerfectSeparationError:  # statsmodels < 0.14 raised instead of warning
+        return _SEPARATION
+    fitted = result.fittedvalues
+    if not (_SEPARATION_EPS < fitted.min() and fitted.max() < 1 - _SEPARATION_EPS):
+        return _SEPARATION
+    if ConvergenceWarning in caught:
+        return "not_converged", "the logistic regression did not converge"
+    return result
+
+
+def _fit_numeric(cells: Sequence[Cell], design: np.ndarray):
+    """Frequency-weighted Gaussian GLM of cell means, scale = pooled residual variance of rows."""
+    n = np.array([stats.n for _, stats in cells], dtype=float)
+    means = np.array([stats.mean for _, stats in cells])
+    within = sum((stats.n - 1) * stats.variance for _, stats in cells)
+    model = sm.GLM(means, design, family=sm.families.Gaussian(), freq_weights=n)
+    if model.df_resid <= 0:
+        return "insufficient_data", "fewer units than model terms"
+    first, _ = _quiet_fit(model)
+    scale = (within + first.deviance) / model.df_resid
+    if scale <= np.finfo(float).eps * np.average(means**2, weights=n):  # 0 up to rounding
+        return "zero_variance", "the model fits every unit exactly: the residual variance is 0"
+    return _quiet_fit(model, scale=scale, use_t=True)[0]
+
+
+def _quiet_fit(model: sm.GLM, **options) -> tuple:
+    """Fit, returning the result and the warning categories raised on the way.
+
+    The warnings are judged by the caller rather than shown: a saturated design (as many cells
+    as terms) makes statsmodels' inner least squares divide by zero residual degrees of freedom
+    for a scale that the GLM does not use.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = model.fit(**options)
+    return result, {w.category for w in caught}
+
+
+def _terms(names: list[str], result, kind: MetricKind, alpha: float) -> tuple[TermEstimate, ...]:
+    ci = np.asarray(result.conf_int(alpha))
+    estimates = []
+    for i, name in enumerate(names):
+        low, high = float(ci[i, 0]), float(ci[i, 1])
+        odds = (float(np.exp(result.params[i])), (float(np.exp(low)), float(np.exp(high))))
+        estimates.append(
+            TermEstimate(
+                name,
+                float(result.params[i]),
+                float(result.bse[i]),
+                (low, high),
+                float(result.pvalues[i]),
+                *(odds if kind == "binary" else (NAN, (NAN, NAN))),
+            )
+        )
+    return tuple(estimates)
+
+
+def _with_status(result: FactorialResult, status: str, reason: str) -> FactorialResult:
+    return FactorialResult(
+        result.kind,
+        result.factors,
+        result.reference_levels,
+        (),
+        result.n_units,
+        result.alpha,
+        status,
+        reason,
+    )
