@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Select, and_, select
@@ -63,21 +64,21 @@ class LiveExperiment:
                                 design.arms[index], design.texts[index])
 
 
-_cache: dict[tuple[int, int, int], LiveExperiment] = {}
+_cache: dict[tuple[int, int, datetime, int], LiveExperiment] = {}
 
 
-def _live(
-    session: Session, experiment_id: int, version: int, catalogue: Catalogue
-) -> LiveExperiment:
-    """The cached LiveExperiment for this version, compiling it on first use."""
-    cache_key = (experiment_id, version, id(catalogue))
-    live = _cache.get(cache_key)
+def _live(session: Session, found: Row[Any], catalogue: Catalogue) -> LiveExperiment:
+    """The cached LiveExperiment for this version, compiling it on first use.
+
+    ``created_at`` is part of the key so a recreated database (same ids) never hits a stale entry.
+    """
+    live = _cache.get((found.id, found.version, found.created_at, id(catalogue)))
     if live is None:
-        row = session.get_one(Experiment, experiment_id, populate_existing=True)
+        row = session.get_one(Experiment, found.id, populate_existing=True)
         live = compile_live(row, catalogue)
         if len(_cache) >= _CACHE_LIMIT:
             _cache.clear()
-        _cache[(experiment_id, row.version, id(catalogue))] = live
+        _cache[(row.id, row.version, row.created_at, id(catalogue))] = live
     return live
 
 
@@ -92,7 +93,8 @@ def compile_live(experiment: Experiment, catalogue: Catalogue | None = None) -> 
 
 def _lookup(unit_id: str) -> Select[Any]:
     """Experiment id/version/key with this unit's stored arm (NULL when none), one query."""
-    return select(Experiment.id, Experiment.version, Experiment.key, Assignment.arm).outerjoin(
+    columns = (Experiment.id, Experiment.version, Experiment.created_at, Experiment.key)
+    return select(*columns, Assignment.arm).outerjoin(
         Assignment,
         and_(Assignment.experiment_id == Experiment.id, Assignment.unit_id == unit_id),
     )
@@ -131,7 +133,7 @@ def _decide(
     session: Session, row: Row[Any], unit_id: str, attributes: dict[str, Any],
     catalogue: Catalogue | None,
 ) -> AssignmentResult:
-    live = _live(session, row.id, row.version, catalogue or variants.load_catalogue())
+    live = _live(session, row, catalogue or variants.load_catalogue())
     if row.arm is not None and live.status in LIVE_STATUSES:
         return live.result(unit_id, live.design.index(row.arm), True)
     if live.status != "running":

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Database/app/API-key fixtures (db_url over SQLite and PostgreSQL, app, client, runner...).
+pytest_plugins = ["tests.fixtures_db"]
+
 GROWTHBOOK_CASES_ENV = "ABTEST_GROWTHBOOK_CASES"
 
 
