@@ -99,7 +99,8 @@ def runner(db_url: str) -> CliRunner:
     return CliRunner(env={"ABTEST_DATABASE_URL": db_url})
 
 
-def _token(app: Flask, scope: str) -> str:
+def issue_token(app: Flask, scope: str) -> str:
+    """A new API key of ``scope`` on ``app``'s database (its token)."""
     with app.extensions["abtest"].session_factory.begin() as session:
         return create_api_key(session, scope, f"test {scope}")[1]  # type: ignore[arg-type]
 
@@ -107,13 +108,13 @@ def _token(app: Flask, scope: str) -> str:
 @pytest.fixture
 def admin_headers(app: Flask) -> dict[str, str]:
     """Authorization header of a fresh admin key."""
-    return {"Authorization": f"Bearer {_token(app, 'admin')}"}
+    return {"Authorization": f"Bearer {issue_token(app, 'admin')}"}
 
 
 @pytest.fixture
 def storefront_headers(app: Flask) -> dict[str, str]:
     """Authorization header of a fresh storefront key."""
-    return {"Authorization": f"Bearer {_token(app, 'storefront')}"}
+    return {"Authorization": f"Bearer {issue_token(app, 'storefront')}"}
 
 
 @pytest.fixture
