@@ -207,7 +207,7 @@ def export_events(settings: Settings, key: str, fmt: str, out: str) -> None:
             rows = export.iter_events(session, key)
         except DomainError as error:
             fail([f"--experiment: {error.message}"])
-        with click.open_file(out, "w", encoding="utf-8", newline="") as stream:
+        with click.open_file(out, "w", encoding="utf-8") as stream:
             write = _csv_writer(stream) if fmt == "csv" else _jsonl_writer(stream)
             for row in rows:
                 write(row)
@@ -218,7 +218,7 @@ def _plain(value: object) -> object:
 
 
 def _csv_writer(stream: Any) -> Any:
-    writer = csv.DictWriter(stream, fieldnames=export.EVENT_COLUMNS)
+    writer = csv.DictWriter(stream, fieldnames=export.EVENT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     return lambda row: writer.writerow({k: _plain(v) for k, v in row.items()})
 
