@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 SavedGroups = Mapping[str, Any]
@@ -42,6 +43,7 @@ _VERSION_DECORATION = re.compile(r"^v|\+.*$")
 _VERSION_SEPARATOR = re.compile(r"[-.]")
 _JS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity")
 _JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
+_NO_GROUPS: SavedGroups = MappingProxyType({})
 _NUMBERS = (int, float)
 _SCALARS = (str, int, float, bool, type(None))
 _TYPE_NAMES = {
@@ -63,7 +65,7 @@ def evaluate(condition: dict, attributes: dict, saved_groups: SavedGroups | None
     """Whether ``attributes`` satisfy ``condition``; False for a bad condition, never raises."""
     try:
         validate_condition(condition)
-        return _matches(condition, attributes, saved_groups or {})
+        return _matches(condition, attributes, _NO_GROUPS if saved_groups is None else saved_groups)
     except (InvalidCondition, RecursionError):
         return False
 
@@ -80,7 +82,7 @@ def validate_condition(condition: Any) -> None:
                 validate_condition(part)
         elif key == "$not":
             validate_condition(value)
-        else:
+        elif type(value) is dict:  # any other value is a literal, valid as it is
             _validate_value(value)
 
 
@@ -147,7 +149,7 @@ def _value_matches(
     expected: Any, actual: Any, groups: SavedGroups, ignore_case: bool = False
 ) -> bool:
     """Apply a literal (equality) or an operator object to one attribute value."""
-    if not _is_operator_object(expected):
+    if type(expected) is not dict or not _is_operator_object(expected):
         return _same(actual, expected, ignore_case)
     for name, operand in expected.items():
         if not _OPERATORS[name].test(actual, operand, groups):
