@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 SavedGroups = Mapping[str, Any]
-Test = Callable[[Any, Any, SavedGroups], bool]
+OperatorTest = Callable[[Any, Any, SavedGroups], bool]
 """An operator's test: (attribute value, operand, saved groups) -> bool."""
 _VERSION_DECORATION = re.compile(r"^v|\+.*$")
 _VERSION_SEPARATOR = re.compile(r"[-.]")
@@ -255,11 +255,19 @@ def _saved_group(groups: SavedGroups, name: str) -> list:
     return members
 
 
-def _negated(test: Test) -> Test:
+def _equal(actual: Any, operand: Any, _groups: SavedGroups) -> bool:
+    return _same(actual, operand)
+
+
+def _in_group(actual: Any, name: str, groups: SavedGroups) -> bool:
+    return _is_in(actual, _saved_group(groups, name))
+
+
+def _negated(test: OperatorTest) -> OperatorTest:
     return lambda actual, operand, groups: not test(actual, operand, groups)
 
 
-def _ordered(holds: Callable[[int, int], bool]) -> Test:
+def _ordered(holds: Callable[[int, int], bool]) -> OperatorTest:
     """``$gt`` and kin: ``holds(order, 0)`` on the JavaScript order of attribute and operand."""
 
     def test(actual: Any, operand: Any, _groups: SavedGroups) -> bool:
@@ -269,7 +277,7 @@ def _ordered(holds: Callable[[int, int], bool]) -> Test:
     return test
 
 
-def _versioned(holds: Callable[[str, str], bool]) -> Test:
+def _versioned(holds: Callable[[str, str], bool]) -> OperatorTest:
     """``$vgt`` and kin: ``holds`` on padded versions; only string attributes have one."""
 
     def test(actual: Any, operand: str, _groups: SavedGroups) -> bool:
@@ -278,7 +286,7 @@ def _versioned(holds: Callable[[str, str], bool]) -> Test:
     return test
 
 
-def _searching(ignore_case: bool) -> Test:
+def _searching(ignore_case: bool) -> OperatorTest:
     """``$regex``: a match anywhere in a string attribute."""
 
     def test(actual: Any, pattern: str, _groups: SavedGroups) -> bool:
@@ -287,12 +295,12 @@ def _searching(ignore_case: bool) -> Test:
     return test
 
 
-def _membership(ignore_case: bool) -> Test:
+def _membership(ignore_case: bool) -> OperatorTest:
     """``$in``: the attribute, or one element of an array attribute, is in the operand list."""
     return lambda actual, operand, _groups: _is_in(actual, operand, ignore_case)
 
 
-def _containing_all(ignore_case: bool) -> Test:
+def _containing_all(ignore_case: bool) -> OperatorTest:
     """``$all``: every condition value in the operand matches some element of the array."""
 
     def test(actual: Any, operand: list, groups: SavedGroups) -> bool:
@@ -356,18 +364,16 @@ class _Operator:
     """Which operands an operator accepts, and how it tests an attribute value against one."""
 
     accepts: Callable[[Any], bool]
-    test: Test
+    test: OperatorTest
 
 
 _IN, _IN_IGNORING_CASE = _membership(False), _membership(True)
 _REGEX, _REGEX_IGNORING_CASE = _searching(False), _searching(True)
-_IN_GROUP: Test = lambda actual, name, groups: _is_in(actual, _saved_group(groups, name))  # noqa: E731
-_EQUAL: Test = lambda actual, operand, _groups: _same(actual, operand)  # noqa: E731
 _VERSION_EQUAL = _versioned(operator.eq)
 
 _OPERATORS: dict[str, _Operator] = {
-    "$eq": _Operator(_accepts_anything, _EQUAL),
-    "$ne": _Operator(_accepts_anything, _negated(_EQUAL)),
+    "$eq": _Operator(_accepts_anything, _equal),
+    "$ne": _Operator(_accepts_anything, _negated(_equal)),
     "$in": _Operator(_is_list, _IN),
     "$nin": _Operator(_is_list, _negated(_IN)),
     "$ini": _Operator(_is_list, _IN_IGNORING_CASE),
@@ -407,6 +413,6 @@ _OPERATORS: dict[str, _Operator] = {
         _accepts_value_condition,
         lambda actual, operand, groups: not _value_matches(operand, actual, groups),
     ),
-    "$inGroup": _Operator(_is_str, _IN_GROUP),
-    "$notInGroup": _Operator(_is_str, _negated(_IN_GROUP)),
+    "$inGroup": _Operator(_is_str, _in_group),
+    "$notInGroup": _Operator(_is_str, _negated(_in_group)),
 }

@@ -32,9 +32,12 @@ Pipeline = Callable[[str, dict], tuple[int, bool]]
 
 
 def _units() -> list[Unit]:
-    """Unit ids with attributes that make the condition true for about one unit in eight."""
+    """Unit ids with independent attributes; the condition holds for 1 unit in 18."""
     return [
-        (f"user-{i:07d}", {"channel": CHANNELS[i % 3], "segment": SEGMENTS[i % 2], "hour": i % 24})
+        (
+            f"user-{i:07d}",
+            {"channel": CHANNELS[i % 3], "segment": SEGMENTS[i // 3 % 2], "hour": i // 6 % 24},
+        )
         for i in range(UNITS)
     ]
 
