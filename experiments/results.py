@@ -1,0 +1,450 @@
+"""Experiment results: sufficient statistics aggregated in SQL, analysed by abtest.stats.analysis.
+
+The database does all row work (DESIGN.md, "Analysis never loads raw rows into Python"). One
+two-level query, built from SQLAlchemy constructs so it runs unchanged on SQLite and PostgreSQL:
+
+1. per unit: ``assignments LEFT JOIN events`` on the unit, the metric names, and
+   ``assigned_at <= occurred_at [<= window end]``, keeping events of this experiment or of no
+   experiment (``experiment_id IS NULL`` counts for every experiment the unit is in) and dropping
+   events flagged ``unexposed``. A binary metric is 1 when the unit has at least one such event;
+   a numeric metric is the sum of their values (a missing value counts 0). Units without events
+   get 0 (the LEFT JOIN).
+2. per group (arm, weights version, UTC exposure day, segment): ``COUNT``, ``SUM(x)`` and
+   ``SUM(x*x)``.
+
+The few group rows come back as :class:`~abtest.stats.summary.SampleStats`; overall, per-period,
+per-day and per-segment figures are sums of them (``SampleStats.__add__``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from abtest.stats.analysis import (
+    AllocationPeriod,
+    AnalysisConfig,
+    AnalysisInput,
+    AnalysisResult,
+    Group,
+    MetricSpec,
+    analyze,
+    as_json,
+)
+from abtest.stats.summary import SampleStats
+from experiments.definitions import Design, design_of, get_experiment
+from experiments.errors import FieldIssue, InvalidInput
+from experiments.models import Assignment, Event, Experiment, WeightsPeriod, utcnow
+from experiments.schema import ExperimentDefinition
+from variants import Catalogue
+
+#: Label of the segment values outside the top N by traffic.
+OTHER = "(other)"
+#: Label of units whose exposure attributes lack the segment key.
+MISSING = "(none)"
+DEFAULT_TOP_SEGMENTS = 5
+#: Statuses in which the experiment still collects data: sequential inference is the headline.
+COLLECTING = ("draft", "running", "paused")
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Sufficient statistics of the units of one (arm, weights version, day, segment) group.
+
+    ``stats`` has one ``SampleStats`` per metric, in the order the metrics were asked for.
+    """
+
+    arm: str
+    weights_version: int
+    day: str
+    segment: str | None
+    stats: tuple[SampleStats, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """An experiment's identity and analysis window with the analysis itself."""
+
+    experiment: str
+    name: str
+    experiment_status: str
+    window_end: datetime | None
+    generated_at: datetime
+    analysis: AnalysisResult
+
+
+def metric_specs(definition: ExperimentDefinition) -> tuple[MetricSpec, ...]:
+    """The definition's metrics with their roles, primary first."""
+    metrics = definition.metrics
+    roles = [
+        ("primary", [metrics.primary]),
+        ("secondary", metrics.secondary),
+        ("guardrail", metrics.guardrails),
+    ]
+    return tuple(
+        MetricSpec(m.name, m.kind, role, m.higher_is_better)  # type: ignore[arg-type]
+        for role, found in roles
+        for m in found
+    )
+
+
+def group_statistics(
+    session: Session,
+    experiment_id: int,
+    metrics: Sequence[MetricSpec],
+    *,
+    segment: str | None = None,
+    top: int = DEFAULT_TOP_SEGMENTS,
+    until: datetime | None = None,
+) -> list[GroupStats]:
+    """COUNT/SUM/SUM(x*x) per arm, weights version, UTC exposure day and segment, in SQL.
+
+    Parameters
+    ----------
+    session : Session
+    experiment_id : int
+    metrics : sequence of MetricSpec
+        Event names and kinds; ``GroupStats.stats`` follows this order.
+    segment : str, optional
+        Exposure attribute (key of ``Assignment.attributes``) to break down by: its ``top``
+        values by units keep their name, the others become ``"(other)"``.
+    until : datetime, optional
+        End of the analysis window; events after it are ignored.
+    """
+    labels = _segment_labels(session, experiment_id, segment, top)
+    per_unit = _per_unit(session, experiment_id, metrics, labels, until).subquery("per_unit")
+    sums = []
+    for i in range(len(metrics)):
+        value = per_unit.c[f"m{i}"]
+        sums += [func.coalesce(func.sum(value), 0.0), func.coalesce(func.sum(value * value), 0.0)]
+    keys = (per_unit.c.arm, per_unit.c.weights_version, per_unit.c.day, per_unit.c.segment)
+    query = select(*keys, func.count(), *sums).group_by(*keys)
+    return [_group(row, len(metrics)) for row in session.execute(query)]
+
+
+def analysis_input(
+    design: Design,
+    metrics: Sequence[MetricSpec],
+    groups: Iterable[GroupStats],
+    periods: dict[int, tuple[float, ...]],
+    segment: str | None = None,
+    top: int = DEFAULT_TOP_SEGMENTS,
+) -> AnalysisInput:
+    """Fold group rows into overall, per-period, per-day and per-segment statistics.
+
+    ``periods`` maps each weights version to the weights in force then. Segments come largest
+    first with ``"(other)"`` last.
+    """
+    names = [m.name for m in metrics]
+    overall, by_day, by_segment = _Folder(design, names), {}, {}
+    units_by_version: dict[int, list[int]] = {v: [0] * len(design.arm_keys) for v in periods}
+    for group in groups:
+        overall.add(group)
+        by_day.setdefault(group.day, _Folder(design, names)).add(group)
+        label = MISSING if group.segment is None else group.segment
+        by_segment.setdefault(label, _Folder(design, names)).add(group)
+        units = units_by_version.setdefault(group.weights_version, [0] * len(design.arm_keys))
+        units[design.index(group.arm)] += group.stats[0].n
+    return AnalysisInput(
+        overall=overall.stats(),
+        periods=tuple(
+            AllocationPeriod(v, periods[v], tuple(units)) for v, units in units_by_version.items()
+        ),
+        days=tuple(Group(day, folder.stats()) for day, folder in sorted(by_day.items())),
+        segment_attribute=segment,
+        segment_top=top,
+        segments=_segments(by_segment) if segment is not None else (),
+    )
+
+
+def experiment_results(
+    session: Session,
+    key: str,
+    *,
+    segment: str | None = None,
+    alpha: float = 0.05,
+    top: int = DEFAULT_TOP_SEGMENTS,
+    catalogue: Catalogue | None = None,
+) -> ExperimentResults:
+    """Analyse experiment ``key``: NotFound for an unknown key, "no data" when nobody is exposed.
+
+    The window runs from each unit's exposure to the experiment's stop (open while it runs).
+    While it collects data the headline is sequential (always valid under peeking); once
+    stopped or promoted, fixed horizon.
+    """
+    if not 0 < alpha < 1:
+        raise InvalidInput([FieldIssue("alpha", f"alpha must be in (0, 1), got {alpha!r}")])
+    experiment = get_experiment(session, key)
+    design = design_of(experiment, catalogue)
+    metrics = metric_specs(design.definition)
+    config = _config(experiment, design, metrics, alpha)
+    groups = group_statistics(
+        session, experiment.id, metrics, segment=segment, top=top, until=experiment.stopped_at
+    )
+    data = analysis_input(design, metrics, groups, _periods(session, experiment), segment, top)
+    return ExperimentResults(
+        experiment.key,
+        experiment.name,
+        experiment.status,
+        experiment.stopped_at,
+        utcnow(),
+        analyze(config, data),
+    )
+
+
+def results_document(results: ExperimentResults) -> dict[str, Any]:
+    """The JSON document of the results API (no NaN: undefined figures are null)."""
+    return {
+        "experiment": results.experiment,
+        "name": results.name,
+        "experiment_status": results.experiment_status,
+        "window": {"from": "each unit's exposure", "until": _iso(results.window_end)},
+        "generated_at": _iso(results.generated_at),
+        **as_json(results.analysis),
+    }
+
+
+def format_results(document: dict[str, Any]) -> str:
+    """A terminal report of :func:`results_document`: one table per metric, SRM, factorial."""
+    lines = [
+        f"{document['experiment']} ({document['experiment_status']}): "
+        f"headline {document['decision_basis'].replace('_', ' ')}, alpha {document['alpha']}",
+    ]
+    if document["status"] != "ok":
+        lines.append(f"no data: {document['reason']}")
+    for metric in document["metrics"]:
+        lines += ["", f"{metric['name']} ({metric['kind']}, {metric['role']})", *_arm_table(metric)]
+    srm = document["srm"]
+    lines += [
+        "",
+        f"SRM: p = {_num(srm['p_value'])}"
+        f"{' MISMATCH' if srm['mismatch'] else ''} {srm['reason']}".rstrip(),
+    ]
+    lines.append(f"power: {document['power']['reason']}")
+    lines += _factorial_table(document["factorial"])
+    return "\n".join(lines)
+
+
+def _config(
+    experiment: Experiment, design: Design, metrics: tuple[MetricSpec, ...], alpha: float
+) -> AnalysisConfig:
+    basis = "sequential" if experiment.status in COLLECTING else "fixed_horizon"
+    return AnalysisConfig(
+        arms=design.arm_keys,
+        metrics=metrics,
+        control=design.control,
+        alpha=alpha,
+        decision_basis=basis,
+        weights=tuple(experiment.weights),
+        arm_choices=design.arms,
+    )
+
+
+def _periods(session: Session, experiment: Experiment) -> dict[int, tuple[float, ...]]:
+    query = select(WeightsPeriod.version, WeightsPeriod.weights).where(
+        WeightsPeriod.experiment_id == experiment.id
+    )
+    return {version: tuple(weights) for version, weights in session.execute(query)}
+
+
+def _segment_expression(segment: str) -> ColumnElement[Any]:
+    """``attributes ->> key`` (PostgreSQL) / ``json_extract`` (SQLite) as text."""
+    return Assignment.attributes[segment].as_string()
+
+
+def _segment_labels(
+    session: Session, experiment_id: int, segment: str | None, top: int
+) -> ColumnElement[Any]:
+    """The segment column: a top-``top`` value by units, NULL when missing, else "(other)"."""
+    if segment is None:
+        return null()
+    raw = (
+        select(_segment_expression(segment).label("value"))
+        .where(Assignment.experiment_id == experiment_id)
+        .subquery()
+    )
+    ranked = (
+        select(raw.c.value)
+        .group_by(raw.c.value)
+        .order_by(func.count().desc(), raw.c.value.asc().nulls_last())
+        .limit(top)
+    )
+    values = list(session.scalars(ranked))
+    named = [value for value in values if value is not None]
+    expression = _segment_expression(segment)
+    whens: list[tuple[ColumnElement[bool], Any]] = []
+    if named:
+        whens.append((expression.in_(named), expression))
+    if None in values:
+        whens.append((expression.is_(None), null()))
+    return case(*whens, else_=literal(OTHER)) if whens else literal(OTHER)
+
+
+def _utc_day(session: Session, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``YYYY-MM-DD`` of a UTC timestamp on either backend.
+
+    SQLite stores the UTC wall time as text (``date()`` reads it); PostgreSQL's ``timestamptz``
+    is converted to UTC first so the session time zone cannot shift the day.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return func.date(column)
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return cast(column, Date)
+
+
+def _metric_value(metric: MetricSpec) -> ColumnElement[Any]:
+    """Per-unit value: 1 if any matching event (binary), else the sum of the values."""
+    if metric.kind == "binary":
+        return func.max(case((Event.name == metric.name, 1), else_=0))
+    value = case((Event.name == metric.name, func.coalesce(Event.value, 0.0)), else_=0.0)
+    return func.coalesce(func.sum(value), 0.0)
+
+
+def _per_unit(
+    session: Session,
+    experiment_id: int,
+    metrics: Sequence[MetricSpec],
+    segment: ColumnElement[Any],
+    until: datetime | None,
+) -> Select[Any]:
+    """One row per assigned unit with its metric values (the inner level of the aggregation)."""
+    joined = [
+        Event.unit_id == Assignment.unit_id,
+        Event.name.in_([m.name for m in metrics]),
+        or_(Event.experiment_id == Assignment.experiment_id, Event.experiment_id.is_(None)),
+        Event.unexposed.is_(False),
+        Event.occurred_at >= Assignment.assigned_at,
+    ]
+    if until is not None:
+        joined.append(Event.occurred_at <= until)
+    columns = [_metric_value(m).label(f"m{i}") for i, m in enumerate(metrics)]
+    return (
+        select(
+            Assignment.arm.label("arm"),
+            Assignment.weights_version.label("weights_version"),
+            _utc_day(session, Assignment.assigned_at).label("day"),
+            segment.label("segment"),
+            *columns,
+        )
+        .outerjoin(Event, and_(*joined))
+        .where(Assignment.experiment_id == experiment_id)
+        .group_by(Assignment.id)
+    )
+
+
+def _group(row: Any, metric_count: int) -> GroupStats:
+    n = int(row[4])
+    stats = tuple(
+        SampleStats(n, float(row[5 + 2 * i]), float(row[6 + 2 * i])) for i in range(metric_count)
+    )
+    return GroupStats(row[0], int(row[1]), str(row[2]), row[3], stats)
+
+
+class _Folder:
+    """Running per-metric, per-arm sums of group statistics."""
+
+    def __init__(self, design: Design, names: Sequence[str]) -> None:
+        self._design = design
+        self._names = names
+        empty = SampleStats(0, 0.0, 0.0)
+        self._sums = {name: [empty] * len(design.arm_keys) for name in names}
+
+    def add(self, group: GroupStats) -> None:
+        i = self._design.index(group.arm)
+        for name, stats in zip(self._names, group.stats, strict=True):
+            self._sums[name][i] = self._sums[name][i] + stats
+
+    def units(self) -> int:
+        return sum(arm.n for arm in self._sums[self._names[0]])
+
+    def stats(self) -> dict[str, tuple[SampleStats, ...]]:
+        return {name: tuple(arms) for name, arms in self._sums.items()}
+
+
+def _segments(folders: dict[str, _Folder]) -> tuple[Group, ...]:
+    """Largest segment first, ``"(other)"`` last."""
+    order = sorted(folders, key=lambda label: (label == OTHER, -folders[label].units(), label))
+    return tuple(Group(label, folders[label].stats()) for label in order)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def _arm_table(metric: dict[str, Any]) -> list[str]:
+    header = ("arm", "units", "mean", "lift (CI)", "p (seq)", "P(>ctrl)", "P(best)")
+    rows = [header]
+    for arm in metric["arms"]:
+        lift = arm["lift"]
+        ci = lift["relative_ci_sequential"] if lift else None
+        shown = (
+            "control"
+            if lift is None
+            else (f"{_pct(lift['relative'])} [{_pct(ci[0])}, {_pct(ci[1])}]")
+        )
+        rows.append(
+            (
+                arm["arm"],
+                str(arm["units"]),
+                _num(arm["mean"], 4),
+                shown,
+                _num(arm["p_value_sequential"]),
+                _num(arm["chance_to_beat_control"]),
+                _num(arm["probability_best"]),
+            )
+        )
+    return _columns(rows)
+
+
+def _factorial_table(factorial: dict[str, Any] | None) -> list[str]:
+    if factorial is None:
+        return []
+    lines = ["", f"factorial ({factorial['metric']}): {factorial['status']} {factorial['reason']}"]
+    if factorial["terms"]:
+        rows = [("term", "estimate", "CI", "p")]
+        rows += [
+            (
+                t["term"],
+                _num(t["estimate"]),
+                f"[{_num(t['ci'][0])}, {_num(t['ci'][1])}]",
+                _num(t["p_value"]),
+            )
+            for t in factorial["terms"]
+        ]
+        lines += _columns(rows)
+    return lines
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
