@@ -239,6 +239,7 @@ def format_results(document: dict[str, Any]) -> str:
     ]
     lines.append(f"power: {document['power']['reason']}")
     lines += _factorial_table(document["factorial"])
+    lines += _segment_tables(document["segments"])
     return "\n".join(lines)
 
 
@@ -439,6 +440,22 @@ def _factorial_table(factorial: dict[str, Any] | None) -> list[str]:
             for t in factorial["terms"]
         ]
         lines += _columns(rows)
+    return lines
+
+
+def _segment_tables(segments: dict[str, Any] | None) -> list[str]:
+    """The primary metric's arm table within each segment."""
+    if segments is None:
+        return []
+    lines = []
+    for segment in segments["values"]:
+        primary = segment["metrics"][0]
+        lines += [
+            "",
+            f"{segments['attribute']} = {segment['value']} ({segment['units']} units), "
+            f"{primary['name']}",
+            *_arm_table(primary),
+        ]
     return lines
 
 

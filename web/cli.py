@@ -17,7 +17,7 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from experiments import apikeys, export
+from experiments import apikeys, export, results
 from experiments.db import current_revision, make_engine, make_session_factory, upgrade
 from experiments.definitions import Design, parse_definition, upsert_experiment
 from experiments.errors import DomainError, FieldIssue, InvalidInput
@@ -186,6 +186,26 @@ def db_upgrade(settings: Settings) -> None:
         click.echo(f"database at revision {current_revision(engine)}")
     finally:
         engine.dispose()
+
+
+@main.command("results")
+@click.argument("key")
+@click.option("--segment", default=None, help="Exposure attribute to break results down by.")
+@click.option("--alpha", default=0.05, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document of the API.")
+@click.pass_obj
+def results_command(settings: Settings, key: str, segment: str | None, alpha: float,
+                    as_json: bool) -> None:
+    """Print the results of experiment KEY: a table per metric, SRM, power and factorial."""
+    with settings.transaction() as session:
+        try:
+            found = results.experiment_results(session, key, segment=segment, alpha=alpha)
+        except DomainError as error:
+            fail([f"{key}: {error.message}"])
+    document = results.results_document(found)
+    click.echo(json.dumps(document, ensure_ascii=False, indent=1) if as_json
+               else results.format_results(document))
 
 
 @main.group("export")

@@ -66,8 +66,12 @@ def _bearer_token() -> str | None:
 def endpoint(
     *, summary: str, response: type[BaseModel], scope: Scope | None,
     body: type[BaseModel] | None = None, status: int = 200,
+    query: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., BaseModel]], Callable[..., Any]]:
-    """Wrap a view: authorize ``scope``, parse ``body`` into ``payload``, commit, serialize."""
+    """Wrap a view: authorize ``scope``, parse ``body`` into ``payload``, commit, serialize.
+
+    ``query`` only documents the query parameters; the view parses them itself.
+    """
 
     def decorate(view: Callable[..., BaseModel]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -80,7 +84,8 @@ def endpoint(
             session().commit()
             return jsonify(result.model_dump(mode="json")), status
 
-        setattr(wrapper, OPERATION_ATTRIBUTE, Operation(summary, scope, body, response, status))
+        setattr(wrapper, OPERATION_ATTRIBUTE, Operation(summary, scope, body, response, status,
+                                                          query))
         return wrapper
 
     return decorate

@@ -35,6 +35,7 @@ class Operation:
     body: type[BaseModel] | None
     response: type[BaseModel] | None
     status: int
+    query: type[BaseModel] | None = None
 
 
 def api_operations(app: Flask) -> list[tuple[str, str, Operation | None]]:
@@ -97,6 +98,7 @@ def _operation(path: str, method: str, operation: Operation,
     }
     parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in re.findall(r"{([^}]+)}", path)]
+    parameters += _query_parameters(operation.query)
     if parameters:
         document["parameters"] = parameters
     if operation.body is not None:
@@ -107,3 +109,14 @@ def _operation(path: str, method: str, operation: Operation,
         document["description"] = f"Needs an API key with scope {operation.scope}" + (
             " (or admin)." if operation.scope == "storefront" else ".")
     return document
+
+
+def _query_parameters(model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """One ``in: query`` parameter per field of ``model`` (its JSON Schema as the schema)."""
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required,
+             "description": field.pop("description", ""), "schema": field}
+            for name, field in schema["properties"].items()]
