@@ -33,7 +33,7 @@ import numpy as np
 
 from abtest.stats.frequentist import MetricKind
 from abtest.stats.health import check_guardrail
-from abtest.stats.sequential import DEFAULT_TUNING_PARAMETER, sequential_compare
+from abtest.stats.sequential import sequential_compare
 from abtest.stats.summary import SampleStats
 
 
@@ -51,7 +51,9 @@ class PromotionRule:
         Family level of the always-valid test of the leader (split over ``k - 1`` pairs);
         None leaves the clause out.
     tuning_parameter : float
-        Total units of the two compared arms where the confidence sequence is tightest.
+        Total units of the two compared sides where the confidence sequence is tightest:
+        20,000, because promotions come after tens of thousands of units (GrowthBook's 5,000
+        default suits a two-arm test that stops earlier); bench/bandit.py runs with it.
     guardrail_alpha : float
         Level of each one-sided guardrail test.
     """
@@ -59,7 +61,7 @@ class PromotionRule:
     probability_best: float = 0.95
     min_units_per_arm: int = 1000
     sequential_alpha: float | None = 0.05
-    tuning_parameter: float = DEFAULT_TUNING_PARAMETER
+    tuning_parameter: float = 20_000.0
     guardrail_alpha: float = 0.05
 
 
