@@ -125,6 +125,9 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_experiment_name", "experiment_id", "name"),
         Index("ix_events_unit", "unit_id"),
+        # Covering index of the results join (migration 0003): unit, metric name, time window.
+        Index("ix_events_unit_name_time", "unit_id", "name", "occurred_at", "experiment_id",
+              "unexposed", "value"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
