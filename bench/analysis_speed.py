@@ -1,0 +1,274 @@
+"""Speed of the results pipeline: the analysis from sufficient statistics, and the SQL aggregation.
+
+1. One full analysis (:func:`abtest.stats.analysis.analyze`) of 8 arms x 3 metrics x 5 segments
+   from ``SampleStats`` alone, in milliseconds, next to GrowthBook gbstats 0.8.0 on the same
+   numbers. gbstats pins numpy<2/pandas<2, so it runs in a throwaway virtualenv
+   (``bench/.venv-gbstats``, git-ignored) through ``bench/gbstats_reference_timing.py``; when that
+   venv cannot be built the column is skipped with the reason.
+2. :func:`experiments.results.group_statistics` over N stored events (default 10 million) in a
+   temporary SQLite file, migrated like production. Generation is not timed; the aggregation
+   runs in a fresh subprocess that reports its wall time and peak RSS (``ru_maxrss``).
+
+``python -m bench.analysis_speed [--events N] [--skip-gbstats]``; ``python -m bench`` runs it with
+the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from abtest.stats.analysis import AnalysisConfig, AnalysisInput, Group, MetricSpec, analyze
+from abtest.stats.summary import SampleStats
+
+BENCH = Path(__file__).resolve().parent
+GBSTATS_VENV = BENCH / ".venv-gbstats"
+GBSTATS_SCRIPT = BENCH / "gbstats_reference_timing.py"
+PLAYBOOK = BENCH.parent / "experiments" / "playbooks" / "urgency-close.yaml"
+METRICS = (
+    MetricSpec("conversion", "binary"),
+    MetricSpec("revenue", "numeric", "secondary"),
+    MetricSpec("complaint", "binary", "guardrail", higher_is_better=False),
+)
+ARMS = 8
+SEGMENTS = 5
+CHUNK = 100_000
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def synthetic_stats(seed: int, units: int) -> dict[str, list[SampleStats]]:
+    """Per metric, one ``SampleStats`` per arm drawn like real traffic (revenue ~ gamma)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[SampleStats]] = {m.name: [] for m in METRICS}
+    for arm in range(ARMS):
+        buyers = rng.binomial(1, 0.08 + 0.004 * arm, units)
+        revenue = buyers * rng.gamma(2.0, 60.0, units)
+        complaints = rng.binomial(1, 0.02, units)
+        for name, x in (("conversion", buyers), ("revenue", revenue), ("complaint", complaints)):
+            out[name].append(SampleStats(units, float(x.sum()), float((x * x).sum())))
+    return out
+
+
+def analysis_case() -> tuple[AnalysisConfig, AnalysisInput]:
+    """8 arms (the urgency-close factorial) x 3 metrics, overall and in 5 segments."""
+    levels = [(a, b, c) for a in ("off", "on") for b in ("off", "on") for c in ("off", "on")]
+    choices = tuple(
+        dict(zip(("countdown", "stock_left", "loyal_price"), v, strict=True)) for v in levels
+    )
+    arms = tuple("|".join(f"{k}={v}" for k, v in c.items()) for c in choices)
+    config = AnalysisConfig(arms, METRICS, arm_choices=choices)
+    segments = tuple(Group(f"s{i}", synthetic_stats(i + 1, 4000)) for i in range(SEGMENTS))
+    data = AnalysisInput(
+        synthetic_stats(0, 20_000),
+        segment_attribute="channel",
+        segment_top=SEGMENTS,
+        segments=segments,
+    )
+    return config, data
+
+
+def time_analysis(repeats: int = 3) -> float:
+    """Best wall time of :func:`analyze` in milliseconds."""
+    config, data = analysis_case()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        analyze(config, data)
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
+def gbstats_python() -> Path | None:
+    """The throwaway venv's interpreter with gbstats 0.8.0, built on first use; None if not."""
+    python = GBSTATS_VENV / "bin" / "python"
+    if not python.exists():
+        try:
+            venv.create(GBSTATS_VENV, with_pip=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", "gbstats==0.8.0"],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            print(f"gbstats venv could not be built ({error}); gbstats column skipped")
+            return None
+    return python
+
+
+def time_gbstats(python: Path) -> float | None:
+    """gbstats' milliseconds on the same statistics (its script prints JSON)."""
+    config, data = analysis_case()
+    groups = [data.overall, *(g.stats for g in data.segments)]
+    payload = [
+        {m.name: [[s.n, s.sum, s.sum_squares] for s in group[m.name]] for m in METRICS}
+        for group in groups
+    ]
+    kinds = {m.name: m.kind for m in METRICS}
+    answer = subprocess.run(
+        [str(python), str(GBSTATS_SCRIPT)],
+        input=json.dumps({"groups": payload, "kinds": kinds, "control": config.control}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if answer.returncode != 0:
+        print(f"gbstats run failed: {answer.stderr.strip().splitlines()[-1:]}")
+        return None
+    return float(json.loads(answer.stdout)["ms"])
+
+
+def _assignment_rows(experiment_id: int, units: int, arms: Sequence[str]) -> Iterator[tuple]:
+    rng = random.Random(1)
+    channels = ("chat", "qianniu", "app", "sms", "web", "mini", "tv")
+    for i in range(units):
+        at = T0 + timedelta(seconds=rng.uniform(0, 14 * 86_400))
+        attributes = json.dumps({"channel": rng.choice(channels)})
+        yield (experiment_id, f"u{i}", arms[i % len(arms)], 1, attributes, _sqlite_time(at))
+
+
+def _event_rows(experiment_id: int, units: int, events: int) -> Iterator[tuple]:
+    """Events of metric and non-metric names, some before exposure, unexposed, NULL experiment
+    or of another experiment, so the join has real filtering to do."""
+    rng = random.Random(2)
+    names = ("conversion", "revenue", "complaint", "page_view", "chat_open")
+    for i in range(events):
+        unit = rng.randrange(units)
+        at = T0 + timedelta(seconds=rng.uniform(0, 15 * 86_400))
+        experiment = rng.choice((experiment_id, experiment_id, None, experiment_id + 1))
+        value = round(rng.uniform(5, 400), 2) if rng.random() < 0.5 else None
+        yield (
+            f"e{i}",
+            experiment,
+            f"u{unit}",
+            rng.choice(names),
+            value,
+            _sqlite_time(at),
+            _sqlite_time(at),
+            rng.random() < 0.02,
+        )
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """SQLAlchemy's SQLite storage format for DateTime (UTC wall time)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert(connection: sqlite3.Connection, statement: str, rows: Iterator[tuple]) -> None:
+    while chunk := [row for _, row in zip(range(CHUNK), rows, strict=False)]:
+        connection.executemany(statement, chunk)
+    connection.commit()
+
+
+def build_database(path: Path, events: int) -> None:
+    """A migrated SQLite file with one 8-arm experiment, its units and ``events`` events."""
+    from experiments.db import make_engine, make_session_factory, upgrade
+    from experiments.definitions import create_experiment, design_of
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    definition = yaml.safe_load(PLAYBOOK.read_text(encoding="utf-8"))
+    with make_session_factory(engine).begin() as session:
+        experiment = create_experiment(session, definition)
+        create_experiment(session, {**definition, "key": "other", "layer": None})
+        experiment_id, arms = experiment.id, design_of(experiment).arm_keys
+    engine.dispose()
+    units = max(events // 10, 1)
+    with sqlite3.connect(path) as connection:
+        _insert(
+            connection,
+            "INSERT INTO assignments (experiment_id, unit_id, arm, weights_version,"
+            " attributes, assigned_at) VALUES (?, ?, ?, ?, ?, ?)",
+            _assignment_rows(experiment_id, units, arms),
+        )
+        _insert(
+            connection,
+            "INSERT INTO events (event_id, experiment_id, unit_id, name, value,"
+            " occurred_at, received_at, unexposed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _event_rows(experiment_id, units, events),
+        )
+        connection.execute("ANALYZE")
+
+
+def aggregate(path: Path, segment: str | None) -> dict[str, float]:
+    """Run :func:`group_statistics` once; wall seconds and peak RSS (this process)."""
+    from experiments.db import make_engine, make_session_factory
+    from experiments.definitions import design_of, get_experiment
+    from experiments.results import group_statistics, metric_specs
+
+    engine = make_engine(f"sqlite:///{path}")
+    with make_session_factory(engine)() as session:
+        experiment = get_experiment(session, "urgency-close")
+        metrics = metric_specs(design_of(experiment).definition)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        groups = group_statistics(session, experiment.id, metrics, segment=segment)
+        seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mb": peak, "rss_before_mb": before, "groups": len(groups)}
+
+
+def time_aggregation(events: int) -> None:
+    """Build the file (untimed), then aggregate in fresh subprocesses with and without segments."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.db"
+        start = time.perf_counter()
+        build_database(path, events)
+        print(f"generated {events:,} events in {time.perf_counter() - start:.0f} s (not counted)")
+        for segment in (None, "channel"):
+            command = [sys.executable, "-m", "bench.analysis_speed", "--aggregate", str(path)]
+            command += ["--segment", segment] if segment else []
+            answer = subprocess.run(
+                command, capture_output=True, text=True, check=True, cwd=BENCH.parent
+            )
+            figures = json.loads(answer.stdout)
+            verdict = "ok" if figures["seconds"] < 5 and figures["peak_mb"] < 300 else "OVER"
+            print(
+                f"aggregate {events:,} events{' by ' + segment if segment else ''}: "
+                f"{figures['seconds']:.2f} s, peak RSS {figures['peak_mb']:.0f} MB "
+                f"({figures['rss_before_mb']:.0f} MB before the query), "
+                f"{figures['groups']} groups [{verdict}: target < 5 s, < 300 MB]"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print both timings; ``argv`` defaults to none (the ``python -m bench`` runner)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.analysis_speed")
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--skip-gbstats", action="store_true")
+    parser.add_argument("--aggregate", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--segment", help=argparse.SUPPRESS)
+    args = parser.parse_args(list(argv or []))
+    if args.aggregate:
+        print(json.dumps(aggregate(args.aggregate, args.segment)))
+        return
+    ours = time_analysis()
+    print(
+        f"full analysis, {ARMS} arms x {len(METRICS)} metrics x {SEGMENTS} segments: {ours:.0f} ms"
+    )
+    python = None if args.skip_gbstats else gbstats_python()
+    theirs = time_gbstats(python) if python else None
+    if theirs is not None:
+        print(
+            f"gbstats 0.8.0 on the same statistics: {theirs:.0f} ms "
+            f"(ours / gbstats = {ours / theirs:.1f})"
+        )
+    time_aggregation(args.events)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
