@@ -246,3 +246,64 @@ def _csv_writer(stream: Any) -> Any:
 def _jsonl_writer(stream: Any) -> Any:
     return lambda row: stream.write(
         json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+
+
+@main.command()
+@click.option("--experiment", "key", default=None,
+              help="Reweight this experiment now; default: every Thompson experiment now due.")
+@click.option("--seed", type=int, default=None, help="Monte Carlo seed (reproducible weights).")
+@click.pass_obj
+def allocate(settings: Settings, key: str | None, seed: int | None) -> None:
+    """Run Thompson allocation (and the promotion rule) once, e.g. from cron."""
+    from experiments.allocation import allocate_due, allocate_experiment
+
+    with settings.transaction() as session:
+        try:
+            outcomes = ([allocate_experiment(session, key, seed=seed)] if key
+                        else allocate_due(session, seed=seed))
+        except DomainError as error:
+            fail([f"--experiment: {error.message}"])
+    for outcome in outcomes:
+        weights = ", ".join(f"{w:.3f}" for w in outcome.weights)
+        note = outcome.winner or outcome.reason
+        click.echo(f"{outcome.experiment}: {outcome.action} v{outcome.weights_version}"
+                   f" [{weights}]{' ' + note if note else ''}")
+    if not outcomes:
+        click.echo("no Thompson experiment is due")
+
+
+@main.command()
+@click.argument("playbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--visitors", type=click.IntRange(min=1), required=True)
+@click.option("--true-rates", required=True, help="Conversion rate per arm: r1,r2,...")
+@click.option("--seed", type=int, default=None)
+@click.option("--allocate-every", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Visitors between allocation runs.")
+@click.option("--database-url", "simulation_url", default=None,
+              help="Database to simulate in (default: a temporary SQLite file).")
+def simulate(playbook: Path, visitors: int, true_rates: str, seed: int | None,
+             allocate_every: int, simulation_url: str | None) -> None:
+    """Send simulated visitors with known TRUE-RATES through the real service code."""
+    import tempfile
+
+    from tqdm import tqdm
+
+    from experiments.simulate import format_report, simulate_traffic
+
+    try:
+        rates = [float(rate) for rate in true_rates.split(",")]
+        definition = _read_yaml(playbook)
+    except ValueError as error:
+        fail([f"{playbook if 'YAML' in str(error) else '--true-rates'}: {error}"])
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(simulation_url or f"sqlite:///{Path(scratch) / 'simulation.db'}")
+        try:
+            upgrade(engine)
+            with make_session_factory(engine)() as session, tqdm(total=visitors) as bar:
+                report = simulate_traffic(session, definition, rates, visitors, allocate_every,
+                                          seed, bar.update)
+        except DomainError as error:
+            fail(domain_lines(str(playbook), error))
+        finally:
+            engine.dispose()
+    click.echo(format_report(report))
