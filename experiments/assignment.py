@@ -22,8 +22,9 @@ from abtest.conditions import evaluate
 from experiments.db import insert_ignoring_conflicts
 from experiments.definitions import Design, compile_design
 from experiments.errors import NotFound
-from experiments.models import Assignment, Experiment
+from experiments.models import Assignment, CustomerSegment, Experiment
 from experiments.schema import ExperimentDefinition
+from experiments.segments import merge_attributes
 from variants import Catalogue
 
 LIVE_STATUSES = ("running", "paused", "promoted")
@@ -92,12 +93,13 @@ def compile_live(experiment: Experiment, catalogue: Catalogue | None = None) -> 
 
 
 def _lookup(unit_id: str) -> Select[Any]:
-    """Experiment id/version/key with this unit's stored arm (NULL when none), one query."""
+    """Experiment id/version/key with this unit's stored arm and stored segment attributes
+    (NULL when none), one query: both joins are primary/unique key lookups."""
     columns = (Experiment.id, Experiment.version, Experiment.created_at, Experiment.key)
-    return select(*columns, Assignment.arm).outerjoin(
+    return select(*columns, Assignment.arm, CustomerSegment.attributes.label("segment")).outerjoin(
         Assignment,
         and_(Assignment.experiment_id == Experiment.id, Assignment.unit_id == unit_id),
-    )
+    ).outerjoin(CustomerSegment, CustomerSegment.unit_id == unit_id)
 
 
 def assign(
@@ -138,6 +140,7 @@ def _decide(
         return live.result(unit_id, live.design.index(row.arm), True)
     if live.status != "running":
         return live.result(unit_id, live.fallback(), False)
+    attributes = merge_attributes(row.segment, attributes)
     index = draw(live, unit_id, attributes)
     if index < 0:
         return live.result(unit_id, live.fallback(), False)

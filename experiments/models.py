@@ -177,3 +177,18 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class CustomerSegment(Base):
+    """A unit's RFM segment attributes from the latest order import (experiments.segments).
+
+    The primary key is the unit id so /assign merges them with one indexed lookup.
+    """
+
+    __tablename__ = "customer_segments"
+
+    unit_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any]]
+    scored_as_of: Mapped[datetime]
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

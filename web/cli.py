@@ -9,7 +9,7 @@ import csv
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from experiments import apikeys, export, results
+from experiments import apikeys, export, results, segments
 from experiments.db import current_revision, make_engine, make_session_factory, upgrade
 from experiments.definitions import Design, parse_definition, upsert_experiment
 from experiments.errors import DomainError, FieldIssue, InvalidInput
@@ -307,3 +307,32 @@ def simulate(playbook: Path, visitors: int, true_rates: str, seed: int | None,
         finally:
             engine.dispose()
     click.echo(format_report(report))
+
+
+@main.group("segments")
+def segments_group() -> None:
+    """RFM customer segments used by targeting and segment breakdowns."""
+
+
+@segments_group.command("import")
+@click.argument("orders", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Score as of the end of this UTC day (default: now); later orders are ignored.")
+@click.option("--bins", type=click.IntRange(2, 9), default=5, show_default=True,
+              help="Quantile bins per R/F/M score.")
+@click.pass_obj
+def segments_import(settings: Settings, orders: Path, as_of: datetime | None, bins: int) -> None:
+    """Score ORDERS (CSV: customer id, order time, amount) and replace the stored segments.
+
+    Bad rows are skipped and listed by line; units absent from the file lose their segment.
+    """
+    moment = None if as_of is None else datetime.combine(as_of.date(), time.max, UTC)
+    with settings.transaction() as session:
+        try:
+            with orders.open(encoding="utf-8", newline="") as stream:
+                summary = segments.import_orders(session, stream, moment, bins)
+        except OSError as error:
+            fail([f"{orders}: {error.strerror or error}"])
+        except DomainError as error:
+            fail(domain_lines(str(orders), error))
+    click.echo("\n".join(summary.lines()))
