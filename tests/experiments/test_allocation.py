@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,8 +19,10 @@ from experiments.allocation import (
     snapshots,
 )
 from experiments.assignment import assign, compile_live
+from experiments.db import make_session_factory
 from experiments.models import Assignment, Event, Experiment, WeightsPeriod, utcnow
 from experiments.results import experiment_results
+from experiments.scheduler import AllocationScheduler
 
 THOMPSON = {"mode": "thompson", "period_hours": 1, "floor": 0.05, "min_units": 100}
 Z = 3.29  # two-sided 0.001 binomial bounds, as the assignment uniformity tests
@@ -221,3 +224,26 @@ def test_results_still_analyse_a_reweighted_experiment(session, thompson):
     seed_arm(session, experiment, 1, 200, 30, tag="p2")
     periods = experiment_results(session, experiment.key).analysis.srm
     assert periods.periods == 2
+
+
+def test_the_background_scheduler_reweights_a_due_experiment_once(engine, session, thompson):
+    experiment = thompson()
+    seed_arm(session, experiment, 0, 300, 15)
+    seed_arm(session, experiment, 1, 300, 45)
+    period = session.get_one(WeightsPeriod, (experiment.id, 1))
+    period.valid_from = utcnow() - timedelta(hours=2)  # version 1 began two hours ago
+    session.commit()
+    factory = make_session_factory(engine)
+    scheduler = AllocationScheduler(factory, period_seconds=0.05)
+    scheduler.start()
+    deadline = time.monotonic() + 20
+    while not snapshots(session, experiment.key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        session.expire_all()
+    time.sleep(0.3)  # several more ticks: the new period is not due for an hour
+    scheduler.stop(timeout=20)
+    session.expire_all()
+    assert session.get_one(Experiment, experiment.id).weights_version == 2
+    assert [s.action for s in snapshots(session, experiment.key)] == ["reweight"]
+    with pytest.raises(ValueError):
+        AllocationScheduler(factory, period_seconds=0).start()
