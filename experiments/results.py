@@ -126,9 +126,9 @@ def group_statistics(
         Exposure attribute (key of ``Assignment.attributes``) to break down by: its ``top``
         values by units keep their name, the others become ``"(other)"``.
     until : datetime, optional
-        End of the analysis window; events after it are ignored.
+        End of the analysis window; units exposed after it and events after it are ignored.
     """
-    labels = _segment_labels(session, experiment_id, segment, top)
+    labels = _segment_labels(session, experiment_id, segment, top, until)
     per_unit = _per_unit(session, experiment_id, metrics, labels, until).subquery("per_unit")
     sums = []
     for i in range(len(metrics)):
@@ -182,12 +182,14 @@ def experiment_results(
     alpha: float = 0.05,
     top: int = DEFAULT_TOP_SEGMENTS,
     catalogue: Catalogue | None = None,
+    until: datetime | None = None,
 ) -> ExperimentResults:
     """Analyse experiment ``key``: NotFound for an unknown key, "no data" when nobody is exposed.
 
-    The window runs from each unit's exposure to the experiment's stop (open while it runs).
-    While it collects data the headline is sequential (always valid under peeking); once
-    stopped or promoted, fixed horizon.
+    The window runs from each unit's exposure to the experiment's stop (open while it runs), or
+    to ``until`` if earlier: units exposed later are left out, so a past week's report shows
+    what was known at its end. While it collects data the headline is sequential (always valid
+    under peeking); once stopped or promoted, fixed horizon.
     """
     if not 0 < alpha < 1:
         raise InvalidInput([FieldIssue("alpha", f"alpha must be in (0, 1), got {alpha!r}")])
@@ -195,15 +197,16 @@ def experiment_results(
     design = design_of(experiment, catalogue)
     metrics = metric_specs(design.definition)
     config = _config(experiment, design, metrics, alpha)
+    window_end = min((end for end in (experiment.stopped_at, until) if end), default=None)
     groups = group_statistics(
-        session, experiment.id, metrics, segment=segment, top=top, until=experiment.stopped_at
+        session, experiment.id, metrics, segment=segment, top=top, until=window_end
     )
     data = analysis_input(design, metrics, groups, _periods(session, experiment), segment, top)
     return ExperimentResults(
         experiment.key,
         experiment.name,
         experiment.status,
-        experiment.stopped_at,
+        window_end,
         utcnow(),
         analyze(config, data),
     )
@@ -270,15 +273,23 @@ def _segment_expression(segment: str) -> ColumnElement[Any]:
     return Assignment.attributes[segment].as_string()
 
 
+def _exposed(experiment_id: int, until: datetime | None) -> list[ColumnElement[bool]]:
+    """The units in the analysis: assigned in the experiment, by ``until`` when given."""
+    exposed = [Assignment.experiment_id == experiment_id]
+    if until is not None:
+        exposed.append(Assignment.assigned_at <= until)
+    return exposed
+
+
 def _segment_labels(
-    session: Session, experiment_id: int, segment: str | None, top: int
+    session: Session, experiment_id: int, segment: str | None, top: int, until: datetime | None
 ) -> ColumnElement[Any]:
     """The segment column: a top-``top`` value by units, NULL when missing, else "(other)"."""
     if segment is None:
         return null()
     raw = (
         select(_segment_expression(segment).label("value"))
-        .where(Assignment.experiment_id == experiment_id)
+        .where(*_exposed(experiment_id, until))
         .subquery()
     )
     ranked = (
@@ -347,7 +358,7 @@ def _per_unit(
             *columns,
         )
         .outerjoin(Event, and_(*joined))
-        .where(Assignment.experiment_id == experiment_id)
+        .where(*_exposed(experiment_id, until))
         .group_by(Assignment.id)
     )
 

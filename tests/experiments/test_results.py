@@ -105,6 +105,8 @@ def _expected(session: Session, experiment: Experiment, rows: list[dict], segmen
     events = list(session.query(Event))
     expected: dict[tuple, list[float]] = defaultdict(lambda: [0.0] * (1 + 2 * len(metrics)))
     for row in rows:
+        if until is not None and row["assigned_at"] > until:
+            continue  # exposed after the window: not in the analysis
         key = (row["arm"], row["weights_version"],
                row["assigned_at"].astimezone(UTC).date().isoformat(), segment_of(row))
         sums = expected[key]
@@ -163,6 +165,20 @@ def test_window_ends_when_the_experiment_stops(session: Session, playbook) -> No
     metrics = metric_specs(design_of(experiment).definition)
     groups = group_statistics(session, experiment.id, metrics, until=until)
     _assert_same(_actual(groups), _expected(session, experiment, rows, lambda row: None, until))
+
+
+def test_results_until_leaves_out_later_exposures(session: Session, playbook) -> None:
+    experiment = _start(session, _definition(playbook))
+    set_weights(session, experiment, [0.3] + [0.1] * 7)
+    rows = _seed(session, experiment, 120, 4, _other_experiment(session, playbook))
+    until = T0 + timedelta(hours=30)
+    windowed = experiment_results(session, experiment.key, until=until)
+    assert windowed.window_end == until
+    assert sum(windowed.analysis.units) == sum(row["assigned_at"] <= until for row in rows) < 120
+    stop_experiment(session, experiment.key)
+    stopped = experiment.stopped_at
+    assert experiment_results(session, experiment.key, until=stopped + timedelta(days=1)
+                              ).window_end == stopped
 
 
 def _one_unit(session: Session, experiment: Experiment, events: list[dict]) -> dict[str, float]:
