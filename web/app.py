@@ -18,6 +18,9 @@ from experiments.db import make_engine, make_session_factory, upgrade
 from web.api import create_api_blueprint
 from web.endpoint import EXTENSION, close_session
 from web.errors import register_error_handlers
+from web.observability import init_observability
+from web.security import init_security
+from web.ui import init_ui
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: ABTEST_DATABASE_URL, else ./instance/abtest.db
@@ -48,4 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     app.register_blueprint(create_api_blueprint())
+    init_ui(app)  # after the API: its blueprints are exempted from CSRF
+    init_observability(app)
+    init_security(app)  # last: rate-limits the login route registered above
     return app

@@ -77,7 +77,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Run the development server (production: gunicorn 'web.app:create_app()')."""
     from web.app import create_app
 
-    create_app({"DATABASE_URL": settings.database_url}).run(host=host, port=port)
+    create_app({"DATABASE_URL": settings.database_url, "ABTEST_ENV": "development"}).run(
+        host=host, port=port)
 
 
 @main.command()
