@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from abtest.allocation import AllocationResult, thompson_weights
 from abtest.promotion import GuardrailData, PromotionDecision, PromotionRule, evaluate_promotion
 from abtest.stats.summary import SampleStats
+from experiments import audit
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.lifecycle import promote_experiment
 from experiments.models import Base, Experiment, WeightsPeriod, utcnow
@@ -129,11 +130,12 @@ def allocate_due(
 
 
 def promote_by_hand(
-    session: Session, key: str, arm: str, catalogue: Catalogue | None = None
+    session: Session, key: str, arm: str, catalogue: Catalogue | None = None,
+    *, actor: str = audit.SYSTEM,
 ) -> Experiment:
     """A marketer's promotion through :func:`experiments.lifecycle.promote_experiment`,
     recorded as a ``manual_promote`` snapshot with the per-arm figures at that moment."""
-    experiment = promote_experiment(session, key, arm, catalogue)
+    experiment = promote_experiment(session, key, arm, catalogue, actor=actor)
     design = design_of(experiment, catalogue)
     data = _arm_data(session, experiment, design)
     figures = {"arms": _arm_figures(design, data.primary, None), "winner": arm}

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 import variants
 from abtest.conditions import InvalidCondition, validate_condition
+from experiments import audit
 from experiments.errors import Conflict, FieldIssue, InvalidInput, LayerOverlap, NotFound
 from experiments.models import Experiment, WeightsPeriod, utcnow
 from experiments.schema import ExperimentDefinition
@@ -201,9 +202,9 @@ def design_of(experiment: Experiment, catalogue: Catalogue | None = None) -> Des
 
 def create_experiment(
     session: Session, data: Mapping[str, Any] | ExperimentDefinition,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | None = None, *, actor: str = audit.SYSTEM,
 ) -> Experiment:
-    """Validate and insert a new draft experiment with weights version 1."""
+    """Validate and insert a new draft experiment with weights version 1 (audited)."""
     design = parse_definition(data, catalogue)
     definition = design.definition
     if session.scalar(select(Experiment.id).where(Experiment.key == definition.key)):
@@ -216,13 +217,14 @@ def create_experiment(
     session.add(experiment)
     session.flush()
     session.add(WeightsPeriod(experiment_id=experiment.id, version=1, weights=experiment.weights))
+    audit.record(session, experiment, actor, "create", {"name": experiment.name})
     session.flush()
     return experiment
 
 
 def update_experiment(
     session: Session, key: str, data: Mapping[str, Any] | ExperimentDefinition,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | None = None, *, actor: str = audit.SYSTEM,
 ) -> Experiment:
     """Replace the definition of ``key``.
 
@@ -240,8 +242,11 @@ def update_experiment(
     if experiment.status != "draft":
         _check_same_arms(design_of(experiment, catalogue), design)
     check_layer(session, definition, exclude_id=experiment.id)
+    stored = definition.model_dump(mode="json")
+    audit.record(session, experiment, actor, "edit",
+                 {"changed": audit.changed_fields(experiment.definition, stored)})
     experiment.name = definition.name
-    experiment.definition = definition.model_dump(mode="json")
+    experiment.definition = stored
     _set_layer(experiment, definition)
     if design.default_weights() != experiment.weights:
         set_weights(session, experiment, design.default_weights())
@@ -259,14 +264,14 @@ def _check_same_arms(old: Design, new: Design) -> None:
 
 def upsert_experiment(
     session: Session, data: Mapping[str, Any] | ExperimentDefinition,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | None = None, *, actor: str = audit.SYSTEM,
 ) -> tuple[Experiment, bool]:
     """Create ``data``'s experiment or update the existing one; True when created."""
     design = parse_definition(data, catalogue)
     key = design.definition.key
     if session.scalar(select(Experiment.id).where(Experiment.key == key)) is None:
-        return create_experiment(session, design.definition, catalogue), True
-    return update_experiment(session, key, design.definition, catalogue), False
+        return create_experiment(session, design.definition, catalogue, actor=actor), True
+    return update_experiment(session, key, design.definition, catalogue, actor=actor), False
 
 
 def set_weights(session: Session, experiment: Experiment, weights: list[float]) -> int:

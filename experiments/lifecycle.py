@@ -1,11 +1,13 @@
 """The status machine: draft → running ⇄ paused → stopped, or promoted with a winner arm.
 
-Each move bumps the experiment's version so every process serves the new state at once.
+Each move bumps the experiment's version so every process serves the new state at once, and is
+recorded in the audit log under the caller's ``actor``.
 """
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from experiments import audit
 from experiments.definitions import check_layer, design_of, get_experiment, touch
 from experiments.errors import FieldIssue, IllegalTransition, InvalidInput
 from experiments.models import Experiment, utcnow
@@ -21,7 +23,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-def _move(session: Session, key: str, action: str) -> Experiment:
+def _move(session: Session, key: str, action: str, actor: str, **detail: str) -> Experiment:
     experiment = get_experiment(session, key)
     sources, target = TRANSITIONS[action]
     if experiment.status not in sources:
@@ -29,14 +31,16 @@ def _move(session: Session, key: str, action: str) -> Experiment:
         raise IllegalTransition(
             f"cannot {action} experiment {key!r}: it is {experiment.status}"
             f" ({action} is allowed from {allowed})", field="status")
+    audit.record(session, experiment, actor, action,
+                 {"from": experiment.status, "to": target, **detail})
     experiment.status = target
     touch(experiment)
     return experiment
 
 
-def start_experiment(session: Session, key: str) -> Experiment:
+def start_experiment(session: Session, key: str, *, actor: str = audit.SYSTEM) -> Experiment:
     """Start (or resume) serving arms to new units; the layer must still be free."""
-    experiment = _move(session, key, "start")
+    experiment = _move(session, key, "start", actor)
     definition = ExperimentDefinition.model_validate(experiment.definition)
     check_layer(session, definition, exclude_id=experiment.id)
     experiment.started_at = experiment.started_at or utcnow()
@@ -44,23 +48,24 @@ def start_experiment(session: Session, key: str) -> Experiment:
     return experiment
 
 
-def pause_experiment(session: Session, key: str) -> Experiment:
+def pause_experiment(session: Session, key: str, *, actor: str = audit.SYSTEM) -> Experiment:
     """Stop enrolling: assigned units keep their arm, new units get the control."""
-    experiment = _move(session, key, "pause")
+    experiment = _move(session, key, "pause", actor)
     session.flush()
     return experiment
 
 
-def stop_experiment(session: Session, key: str) -> Experiment:
+def stop_experiment(session: Session, key: str, *, actor: str = audit.SYSTEM) -> Experiment:
     """End the experiment: everyone gets the control."""
-    experiment = _move(session, key, "stop")
+    experiment = _move(session, key, "stop", actor)
     experiment.stopped_at = utcnow()
     session.flush()
     return experiment
 
 
 def promote_experiment(
-    session: Session, key: str, arm: str, catalogue: Catalogue | None = None
+    session: Session, key: str, arm: str, catalogue: Catalogue | None = None,
+    *, actor: str = audit.SYSTEM,
 ) -> Experiment:
     """Make ``arm`` the winner: new units get it, assigned units keep their arm."""
     experiment = get_experiment(session, key)
@@ -68,7 +73,7 @@ def promote_experiment(
     if arm not in arm_keys:
         raise InvalidInput([FieldIssue("arm", f"{arm!r} is not an arm of {key!r};"
                                               f" arms: {', '.join(arm_keys)}")])
-    experiment = _move(session, key, "promote")
+    experiment = _move(session, key, "promote", actor, arm=arm)
     experiment.winner_arm = arm
     now = utcnow()
     experiment.promoted_at = now

@@ -179,6 +179,39 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class User(Base):
+    """A marketer who signs in to the web app; only a salted password hash is kept.
+
+    ``role`` is ``viewer`` (read), ``editor`` (define and move experiments) or ``admin``
+    (also manages users).
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed which experiment, when, and what (create, edit, start, pause, stop, promote).
+
+    ``actor`` is a user name or ``api key <prefix>``; ``detail`` says what changed.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_experiment", "experiment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CustomerSegment(Base):
     """A unit's RFM segment attributes from the latest order import (experiments.segments).
 

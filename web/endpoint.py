@@ -58,6 +58,11 @@ def parse(model: type[BaseModel], data: Any) -> Any:
         raise InvalidInput(validation_issues(error)) from None
 
 
+def api_actor() -> str:
+    """The audit log's name for the request's API key: ``api key <prefix>``."""
+    return f"api key {g.api_key.prefix}"
+
+
 def _bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
@@ -77,7 +82,7 @@ def endpoint(
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Any:
             if scope is not None:
-                authenticate(session(), _bearer_token(), scope)
+                g.api_key = authenticate(session(), _bearer_token(), scope)
             if body is not None:
                 kwargs["payload"] = parse(body, json_body())
             result = view(**kwargs)

@@ -9,7 +9,7 @@ from experiments import definitions, lifecycle
 from experiments.assignment import compile_live
 from experiments.models import Experiment
 from experiments.schema import ExperimentDefinition
-from web.endpoint import endpoint, session
+from web.endpoint import api_actor, endpoint, session
 from web.schemas import ArmOut, ExperimentOut, ExperimentsOut, PromoteRequest
 
 blueprint = Blueprint("experiments", __name__)
@@ -43,7 +43,8 @@ def list_experiments() -> ExperimentsOut:
 @endpoint(summary="Create a draft experiment", scope="admin", body=ExperimentDefinition,
           response=ExperimentOut, status=201)
 def create_experiment(payload: ExperimentDefinition) -> ExperimentOut:
-    return experiment_out(definitions.create_experiment(session(), payload))
+    return experiment_out(definitions.create_experiment(session(), payload,
+                                                       actor=api_actor()))
 
 
 @blueprint.get("/experiments/<key>")
@@ -56,21 +57,23 @@ def get_experiment(key: str) -> ExperimentOut:
 @endpoint(summary="Replace a definition (live experiments keep their arms)", scope="admin",
           body=ExperimentDefinition, response=ExperimentOut)
 def update_experiment(key: str, payload: ExperimentDefinition) -> ExperimentOut:
-    return experiment_out(definitions.update_experiment(session(), key, payload))
+    return experiment_out(definitions.update_experiment(session(), key, payload,
+                                                       actor=api_actor()))
 
 
 @blueprint.post("/experiments/<key>/promote")
 @endpoint(summary="Promote a winner arm: new units get it, assigned units keep theirs",
           scope="admin", body=PromoteRequest, response=ExperimentOut)
 def promote_experiment(key: str, payload: PromoteRequest) -> ExperimentOut:
-    return experiment_out(lifecycle.promote_experiment(session(), key, payload.arm))
+    return experiment_out(lifecycle.promote_experiment(session(), key, payload.arm,
+                                                       actor=api_actor()))
 
 
 def _transition_view(action: str, move: Callable[..., Experiment]) -> Callable[..., object]:
     """One view per argument-less lifecycle move (start, pause, stop)."""
 
     def view(key: str) -> ExperimentOut:
-        return experiment_out(move(session(), key))
+        return experiment_out(move(session(), key, actor=api_actor()))
 
     view.__name__ = f"{action}_experiment"
     view.__doc__ = move.__doc__
