@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from experiments.db import make_engine, make_session_factory, upgrade
 from web.api import create_api_blueprint
+from web.demo import create_demo_blueprint
 from web.endpoint import EXTENSION, close_session
 from web.errors import register_error_handlers
 from web.observability import init_observability
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
     app.register_blueprint(create_api_blueprint())
+    app.register_blueprint(create_demo_blueprint())  # public demo storefront: no login
     init_ui(app)  # after the API: its blueprints are exempted from CSRF
     init_observability(app)
     init_security(app)  # last: rate-limits the login route registered above
