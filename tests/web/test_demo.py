@@ -55,6 +55,7 @@ def test_store_page_is_public_and_carries_the_settings(demo: FlaskClient) -> Non
     assert settings["attributes"] == {"channel": "chat"}
     assert settings["unitId"] is None
     assert settings["unitNames"]["stock_left"] == "库存紧张"
+    assert settings["silentVariants"]["stock_left"] == ["off"]
     assert "/static/abtest.js" in html and "/static/demo/store.js" in html
     assert "这段话术对你有帮助吗？" in html and "哪句话打动了你？" in html
 

@@ -44,6 +44,7 @@ def store() -> str:
 
 def _settings(api_key: str | None) -> dict[str, Any]:
     """What the page script needs, passed as JSON (never interpolated into script code)."""
+    catalogue = load_catalogue()
     attributes = {name: request.args.get(name, default) for name, default in
                   DEFAULT_ATTRIBUTES.items()}
     return {
@@ -53,5 +54,8 @@ def _settings(api_key: str | None) -> dict[str, Any]:
         "unitId": request.args.get("unit") or None,
         "attributes": {name: value for name, value in attributes.items() if value},
         "product": PRODUCT,
-        "unitNames": {key: unit.name for key, unit in load_catalogue().items()},
+        "unitNames": {key: unit.name for key, unit in catalogue.items()},
+        # Variants that say nothing (e.g. "off"): the survey cannot ask about a line not said.
+        "silentVariants": {key: [v.key for v in unit.variants.values() if not v.text.strip()]
+                           for key, unit in catalogue.items()},
     }

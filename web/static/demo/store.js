@@ -29,7 +29,9 @@
     byId("arm").textContent = result.arm;
     byId("unit-id").textContent = AbTest.unitId();
     byId("in-experiment").textContent = result.in_experiment ? "in experiment" : "not in experiment";
-    var units = Object.keys(result.variants);
+    var units = Object.keys(result.variants).filter(function (unit) {
+      return (settings.silentVariants[unit] || []).indexOf(result.variants[unit]) < 0;
+    });
     fillUnitChoices(byId("moved-by"), units);
     fillUnitChoices(byId("confused-by"), units);
     byId("buy").disabled = false;
