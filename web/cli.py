@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time
@@ -17,7 +18,7 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from experiments import apikeys, export, results, segments
+from experiments import apikeys, export, results, segments, users
 from experiments.db import current_revision, make_engine, make_session_factory, upgrade
 from experiments.definitions import Design, parse_definition, upsert_experiment
 from experiments.errors import DomainError, FieldIssue, InvalidInput
@@ -337,3 +338,35 @@ def segments_import(settings: Settings, orders: Path, as_of: datetime | None, bi
         except DomainError as error:
             fail(domain_lines(str(orders), error))
     click.echo("\n".join(summary.lines()))
+
+
+@main.group()
+def user() -> None:
+    """Accounts of the web app (the first admin is created here)."""
+
+
+@user.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(users.ROLES))
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")
+@click.pass_obj
+def user_create(settings: Settings, username: str, role: str, password_stdin: bool) -> None:
+    """Create a user; the password is prompted for (hidden, twice) or read from stdin."""
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin
+                else click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    with settings.transaction() as session:
+        try:
+            users.create_user(session, username, password, role)
+        except DomainError as error:
+            fail(domain_lines("user", error))
+    click.echo(f"created user {username} ({role})")
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(settings: Settings) -> None:
+    """One line per user: name, role, created."""
+    with settings.transaction() as session:
+        for found in users.list_users(session):
+            click.echo(f"{found.username}\t{found.role}\t{found.created_at:%Y-%m-%d %H:%M}")
