@@ -58,7 +58,8 @@ class ParsedForm:
 def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> ParsedForm:
     """Serialise the form's fields into the definition dict (blank optional fields omitted)."""
     # pydantic names the allocation's union member in error paths: allocation.thompson.floor
-    parsed = ParsedForm(paths={"allocation.thompson": "allocation", "allocation.fixed": "allocation"})
+    parsed = ParsedForm(paths={f"allocation.{mode}": "allocation"
+                               for mode in ("fixed", "thompson")})
     text = {name: _text(form, name) for name in ("key", "name", "hypothesis", "template")}
     parsed.definition = {**text, "key": text["key"].strip(),
                          "units": _units(form, catalogue, text["template"], parsed),
