@@ -3,12 +3,19 @@
 A token looks like ``abt_<prefix>_<secret>``; the prefix finds the row with one indexed query and
 the hash comparison is constant-time. sha256 (not a slow password hash) suffices because the
 secret has 256 bits of entropy.
+
+Every storefront request authenticates, so each process keeps what it read about a key for
+``KEY_CACHE_SECONDS``: the lookup was a third of a returning unit's /assign (bench/http.py).
+The price is that revoking a key reaches the *other* processes only within that time (the
+revoking process forgets the key at once).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import time
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import select
@@ -20,6 +27,24 @@ from experiments.models import ApiKey, utcnow
 Scope = Literal["storefront", "admin"]
 SCOPES: tuple[Scope, ...] = ("storefront", "admin")
 _TOKEN_PREFIX = "abt"
+KEY_CACHE_SECONDS = 10.0
+_KEY_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class AuthenticatedKey:
+    """What a request may know about the key it came with (a value, safe to cache)."""
+
+    id: int
+    prefix: str
+    scope: str
+    key_hash: str
+    revoked: bool
+
+
+# prefix -> (monotonic time read, key); only keys that exist are cached, so unknown prefixes
+# sent by a scanner cannot fill it.
+_key_cache: dict[str, tuple[float, AuthenticatedKey]] = {}
 
 
 def _digest(token: str) -> str:
@@ -38,18 +63,32 @@ def create_api_key(session: Session, scope: Scope, name: str = "") -> tuple[ApiK
     return key, token
 
 
-def authenticate(session: Session, token: str | None, needed: Scope) -> ApiKey:
+def authenticate(session: Session, token: str | None, needed: Scope) -> AuthenticatedKey:
     """The key behind ``token`` if it may act in scope ``needed`` (admin covers storefront)."""
     parts = (token or "").split("_", 2)
     if len(parts) != 3 or parts[0] != _TOKEN_PREFIX:
         raise Unauthenticated("missing or malformed API key: send 'Authorization: Bearer <key>'")
-    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(
-        key.key_hash, _digest(token or "")
-    ):
+    key = _key_by_prefix(session, parts[1])
+    if key is None or key.revoked or not hmac.compare_digest(key.key_hash, _digest(token or "")):
         raise Unauthenticated("unknown or revoked API key")
     if needed == "admin" and key.scope != "admin":
         raise Forbidden(f"this endpoint needs an admin key; key {key.id} is {key.scope}")
+    return key
+
+
+def _key_by_prefix(session: Session, prefix: str) -> AuthenticatedKey | None:
+    """The key with ``prefix``, from this process's cache while it is fresh."""
+    now = time.monotonic()
+    cached = _key_cache.get(prefix)
+    if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+        return cached[1]
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if row is None:
+        return None
+    key = AuthenticatedKey(row.id, row.prefix, row.scope, row.key_hash, row.revoked_at is not None)
+    if len(_key_cache) >= _KEY_CACHE_LIMIT:
+        _key_cache.clear()
+    _key_cache[prefix] = (now, key)
     return key
 
 
@@ -65,4 +104,5 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
         raise NotFound(f"no API key with id {key_id}", field="id")
     key.revoked_at = key.revoked_at or utcnow()
     session.flush()
+    _key_cache.pop(key.prefix, None)
     return key

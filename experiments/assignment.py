@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, select
+from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 import variants
@@ -92,9 +92,14 @@ def compile_live(experiment: Experiment, catalogue: Catalogue | None = None) -> 
                           tuple(experiment.weights), experiment.weights_version, winner)
 
 
-def _lookup(unit_id: str) -> Select[Any]:
-    """Experiment id/version/key with this unit's stored arm and stored segment attributes
-    (NULL when none), one query: both joins are primary/unique key lookups."""
+def _lookup() -> Select[Any]:
+    """Experiment id/version/key with the unit's stored arm and stored segment attributes
+    (NULL when none), one query: both joins are primary/unique key lookups.
+
+    Built once with a ``unit_id`` bind parameter: constructing the statement per request cost
+    as much as running it (bench/http.py profile).
+    """
+    unit_id = bindparam("unit_id")
     columns = (Experiment.id, Experiment.version, Experiment.created_at, Experiment.key)
     return select(*columns, Assignment.arm, CustomerSegment.attributes.label("segment")).outerjoin(
         Assignment,
@@ -102,12 +107,16 @@ def _lookup(unit_id: str) -> Select[Any]:
     ).outerjoin(CustomerSegment, CustomerSegment.unit_id == unit_id)
 
 
+_LOOKUP = _lookup()
+_LOOKUP_ONE = _LOOKUP.where(Experiment.key == bindparam("key"))
+
+
 def assign(
     session: Session, key: str, unit_id: str, attributes: Mapping[str, Any] | None = None,
     catalogue: Catalogue | None = None,
 ) -> AssignmentResult:
     """The arm ``unit_id`` sees in experiment ``key``; NotFound for an unknown key."""
-    row = session.execute(_lookup(unit_id).where(Experiment.key == key)).first()
+    row = session.execute(_LOOKUP_ONE, {"unit_id": unit_id, "key": key}).first()
     if row is None:
         raise NotFound(f"unknown experiment {key!r}", field="experiment")
     return _decide(session, row, unit_id, dict(attributes or {}), catalogue)
@@ -119,12 +128,12 @@ def assign_all(
 ) -> list[AssignmentResult]:
     """Assign ``unit_id`` in the named experiments, or in every live one (running, paused,
     promoted) when ``keys`` is None; ordered by key."""
-    query = _lookup(unit_id).order_by(Experiment.key)
+    query = _LOOKUP.order_by(Experiment.key)
     if keys is None:
         query = query.where(Experiment.status.in_(LIVE_STATUSES))
     else:
         query = query.where(Experiment.key.in_(set(keys)))
-    rows = session.execute(query).all()
+    rows = session.execute(query, {"unit_id": unit_id}).all()
     missing = sorted(set(keys or ()) - {row.key for row in rows})
     if missing:
         raise NotFound(f"unknown experiment {missing[0]!r}", field="experiments")
@@ -162,11 +171,18 @@ def draw(live: LiveExperiment, unit_id: str, attributes: Mapping[str, Any]) -> i
 def _store(
     session: Session, live: LiveExperiment, unit_id: str, index: int, attributes: dict[str, Any]
 ) -> str:
-    """Insert the assignment unless a concurrent request did; return the stored arm."""
+    """Insert the assignment unless a concurrent request did; return the stored arm.
+
+    RETURNING answers for the usual case (our row went in); only the loser of a race for the
+    same unit reads the winner's row back.
+    """
+    arm = live.design.arm_keys[index]
     statement = insert_ignoring_conflicts(session, Assignment, ["experiment_id", "unit_id"])
-    session.execute(statement.values(
-        experiment_id=live.id, unit_id=unit_id, arm=live.design.arm_keys[index],
+    inserted = session.execute(statement.values(
+        experiment_id=live.id, unit_id=unit_id, arm=arm,
         weights_version=live.weights_version, attributes=attributes,
-    ))
+    ).returning(Assignment.id)).first()
+    if inserted is not None:
+        return arm
     return session.execute(select(Assignment.arm).where(
         Assignment.experiment_id == live.id, Assignment.unit_id == unit_id)).scalar_one()

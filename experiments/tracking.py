@@ -42,7 +42,9 @@ def record_events(session: Session, events: Sequence[EventIn]) -> Accepted:
     now = utcnow()
     rows = [_event_row(event, ids.get(event.experiment or ""), exposed, now) for event in events]
     statement = insert_ignoring_conflicts(session, Event, ["event_id"]).returning(Event.id)
-    inserted = len(session.execute(statement, rows).all())
+    # Core execution: SQLAlchemy sends one multi-row INSERT … RETURNING per batch; the ORM's
+    # bulk path did the same with 6x the Python work per row (bench/http.py profile).
+    inserted = len(session.connection().execute(statement, rows).all())
     return Accepted(inserted, len(rows) - inserted)
 
 
