@@ -18,7 +18,7 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from experiments import apikeys, export, results, segments, users
+from experiments import apikeys, export, reports, results, segments, users
 from experiments.db import current_revision, make_engine, make_session_factory, upgrade
 from experiments.definitions import Design, parse_definition, upsert_experiment
 from experiments.errors import DomainError, FieldIssue, InvalidInput
@@ -370,3 +370,38 @@ def user_list(settings: Settings) -> None:
     with settings.transaction() as session:
         for found in users.list_users(session):
             click.echo(f"{found.username}\t{found.role}\t{found.created_at:%Y-%m-%d %H:%M}")
+
+
+@main.group("report")
+def report_group() -> None:
+    """Reports for the Monday script review."""
+
+
+@report_group.command("weekly")
+@click.option("--week", default=None,
+              help="ISO week like 2026-W47 (default: the last complete week, UTC).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory to write abtest-weekly-<week>.<format> into.")
+@click.option("--format", "formats", default="html", show_default=True,
+              help="Comma-separated: html, pdf, csv.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.pass_obj
+def report_weekly(settings: Settings, week: str | None, out: Path, formats: str,
+                  lang: reports.Lang) -> None:
+    """Write the weekly report of every experiment running or ended in the week.
+
+    Cron, Monday 08:00: 0 8 * * 1 abtest report weekly --format html,pdf,csv --out DIR
+    """
+    try:
+        chosen = reports.IsoWeek.parse(week) if week else reports.IsoWeek.last_complete(
+            datetime.now(UTC))
+        wanted = reports.parse_formats(formats)
+    except InvalidInput as error:
+        fail([f"--{issue.field}: {issue.message}" for issue in error.issues])
+    with settings.transaction() as session:
+        report = reports.build_weekly_report(session, chosen, lang=lang, progress=True)
+    try:
+        paths = reports.write_report(report, out, wanted)
+    except OSError as error:
+        fail([f"--out {out}: {error.strerror or error}"])
+    click.echo("\n".join(str(path) for path in paths))
