@@ -27,8 +27,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 import variants
+from abtest import verdict as verdicts
 from abtest.stats.power import days_needed, sample_size
-from experiments import audit, definitions, lifecycle, results
+from experiments import audit, charts, definitions, lifecycle, results, survey
 from experiments.allocation import promote_by_hand
 from experiments.definitions import ACTIVE_STATUSES, design_of, get_experiment
 from experiments.errors import DomainError, InvalidInput
@@ -38,7 +39,7 @@ from web.endpoint import parse, session
 from web.ui import definition_form as df
 from web.ui.access import requires
 from web.ui.forms import ActionForm, PromoteForm, SampleSizeForm
-from web.ui.i18n import label
+from web.ui.i18n import current_language, label
 
 Document = dict[str, Any]
 MOVES: dict[str, Callable[..., Experiment]] = {
@@ -221,9 +222,36 @@ def page(key: str) -> str:
     document = results_for(experiment, segment)
     return render_template(
         "experiments/page.html", experiment=experiment, design=design, document=document,
-        segment=segment, segment_errors=segment_errors,
+        segment=segment, segment_errors=segment_errors, insights=_insights(experiment, document),
         actions=_allowed_actions(experiment), action_form=ActionForm(),
         entries=audit.entries(session(), experiment), can_edit=_can_edit(experiment))
+
+
+@dataclass(frozen=True)
+class Insights:
+    """What the results say in words and pictures, and what shoppers said in the survey."""
+
+    verdict: str
+    charts: dict[str, str]
+    survey: survey.SurveySummary
+
+
+def _insights(experiment: Experiment, document: Document | None) -> Insights | None:
+    """Verdict, charts (PNG data URIs) and survey of an experiment with data; None before."""
+    if document is None or document["status"] != "ok":
+        return None
+    lang = "en" if current_language() == "en" else "zh"
+    labels = charts.arm_labels(document, lang)
+    sentence = verdicts.render(verdicts.verdict_of_results(document), lang, labels)
+    drawn = {name: draw(document, lang=lang) for name, draw in (
+        ("mean", charts.mean_chart), ("lift", charts.lift_chart),
+        ("cumulative", charts.cumulative_chart),
+        ("probability_best", charts.probability_best_chart))}
+    drawn["allocation"] = charts.allocation_chart(
+        charts.allocation_history(session(), experiment.key), document["arms"],
+        document["control"], until=experiment.stopped_at or utcnow(), lang=lang)
+    uris = {name: charts.data_uri(png) for name, png in drawn.items()}
+    return Insights(sentence, uris, survey.survey_summary(session(), experiment.key))
 
 
 def _segment_choice() -> tuple[str | None, list[str]]:

@@ -88,7 +88,9 @@ def test_results_on_the_page_and_in_the_list(
                 "name": "conversion"}]})
     page = editor.get(PAGE, headers=EN).get_data(as_text=True)
     assert 'id="metric-conversion"' in page and 'id="metric-complaint"' in page
-    assert 'id="factorial"' in page or "Factorial effects" in page
+    assert "Factorial effects" in page
+    assert 'id="verdict"' in page and 'id="chart-allocation" src="data:image/png;base64,' in page
+    assert "Responses: 0" in page
     listing = editor.get("/experiments").get_data(as_text=True)
     row = listing[listing.index('id="row-urgency-close"'):]
     assert "<td>40</td>" in row[:row.index("</tr>")]
