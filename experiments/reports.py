@@ -328,6 +328,9 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "confused": "最让顾客困惑的话术", "unit": "话术单元", "variant": "版本",
         "count": "次数", "all": "全部", "comments": "顾客留言（最近几条）",
         "no_answers": "本实验还没有问卷回答",
+        "reports": "实验周报", "no_reports": "还没有生成过周报", "files": "文件",
+        "updated": "更新时间", "generate": "生成周报", "written": "已生成 {week} 周报",
+        "week_help": "ISO 周，如 {example}；留空为本周（截至现在）",
     },
     "en": {
         "title": "Sales-script experiments: weekly report", "week": "Week",
@@ -351,6 +354,9 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "confused": "Most confusing script", "unit": "Unit", "variant": "Variant",
         "count": "Times", "all": "All", "comments": "Recent comments",
         "no_answers": "no survey answers yet",
+        "reports": "Weekly reports", "no_reports": "No reports written yet", "files": "Files",
+        "updated": "Updated", "generate": "Write report", "written": "Report {week} written",
+        "week_help": "ISO week like {example}; blank: this week so far",
     },
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from web.ui import access, auth, experiments, users
+from web.ui import access, auth, experiments, reports, users
 from web.ui.access import csrf, login_manager
 from web.ui.i18n import init_i18n, language_blueprint
 
@@ -19,7 +19,7 @@ def create_ui_blueprint() -> Blueprint:
     ui.before_request(access.enforce_access)
     access.register_error_pages(ui)
     for child in (auth.create_blueprint(), experiments.create_blueprint(),
-                  users.create_blueprint(), language_blueprint()):
+                  users.create_blueprint(), reports.create_blueprint(), language_blueprint()):
         ui.register_blueprint(child)
     return ui
 
