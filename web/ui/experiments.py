@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 import variants
 from abtest import verdict as verdicts
 from abtest.stats.power import days_needed, sample_size
-from experiments import audit, charts, definitions, lifecycle, results, survey
+from experiments import audit, definitions, lifecycle, results, survey
 from experiments.allocation import promote_by_hand
 from experiments.definitions import ACTIVE_STATUSES, design_of, get_experiment
 from experiments.errors import DomainError, InvalidInput
@@ -240,6 +240,9 @@ def _insights(experiment: Experiment, document: Document | None) -> Insights | N
     """Verdict, charts (PNG data URIs) and survey of an experiment with data; None before."""
     if document is None or document["status"] != "ok":
         return None
+    # matplotlib takes seconds to import: load it on the first page with charts, not at start.
+    from experiments import charts
+
     lang = "en" if current_language() == "en" else "zh"
     labels = charts.arm_labels(document, lang)
     sentence = verdicts.render(verdicts.verdict_of_results(document), lang, labels)
