@@ -18,7 +18,9 @@ wait without the GIL contention that more threads bring.
 Migrations run once in the master before workers fork (``on_starting``), so workers starting
 together on a fresh SQLite file never race to create the same tables; each worker's own
 ``upgrade`` then finds the schema current. The app is not preloaded: every worker opens its own
-database connections after the fork.
+database connections after the fork, and starts its own background allocation thread
+(web.scheduling; ``ABTEST_ALLOCATION_PERIOD_SECONDS``), which a preloading master would lose
+in the fork. Keep ``preload_app = False``.
 """
 from __future__ import annotations
 

@@ -50,6 +50,11 @@ class AllocationScheduler:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs (started and not yet stopped)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _loop(self) -> None:
         while not self._stop.wait(self.period_seconds):
             try:

@@ -20,6 +20,7 @@ from web.demo import create_demo_blueprint
 from web.endpoint import EXTENSION, close_session
 from web.errors import register_error_handlers
 from web.observability import init_observability
+from web.scheduling import init_scheduler
 from web.security import init_security
 from web.ui import init_ui
 
@@ -27,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: ABTEST_DATABASE_URL, else ./instance/abtest.db
     "AUTO_MIGRATE": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "ALLOCATION_PERIOD_SECONDS": None,  # None: ABTEST_ALLOCATION_PERIOD_SECONDS, else 300; 0 off
 }
 
 
@@ -55,5 +57,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(create_demo_blueprint())  # public demo storefront: no login
     init_ui(app)  # after the API: its blueprints are exempted from CSRF
     init_observability(app)
-    init_security(app)  # last: rate-limits the login route registered above
+    init_security(app)  # rate-limits the login route registered above
+    init_scheduler(app)  # last: background Thompson allocation once the app is complete
     return app
