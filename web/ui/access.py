@@ -14,8 +14,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
+from experiments.errors import NotFound as UnknownRecord
 from experiments.users import Role, has_role
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -65,3 +66,5 @@ def register_error_pages(blueprint: Blueprint) -> None:
         return render_template("error.html", error=error), error.code or 500
 
     blueprint.register_error_handler(HTTPException, error_page)
+    blueprint.register_error_handler(
+        UnknownRecord, lambda error: error_page(NotFound(error.message)))

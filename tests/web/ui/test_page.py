@@ -109,3 +109,9 @@ def test_api_changes_are_audited_with_the_key_prefix(
     prefix = admin_headers["Authorization"].split("_")[1]  # abt_<prefix>_<secret>
     audit = editor.get(PAGE).get_data(as_text=True).split('id="audit"')[1]
     assert audit.count(f"<td>api key {prefix}</td>") == 2
+
+
+def test_an_unknown_experiment_is_an_html_404(editor: FlaskClient) -> None:
+    answer = editor.get("/experiments/no-such-thing", headers=EN)
+    assert answer.status_code == 404
+    assert answer.mimetype == "text/html" and "Not found." in answer.get_data(as_text=True)
