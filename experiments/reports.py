@@ -30,7 +30,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from abtest import verdict
+from abtest import verdict as verdicts
 from experiments import charts
 from experiments.errors import FieldIssue, InvalidInput
 from experiments.models import Experiment, utcnow
@@ -186,13 +186,14 @@ def build_weekly_report(
 ) -> WeeklyReport:
     """Analyse every experiment of ``week`` up to its end (or now, for the current week).
 
-    ``progress`` shows a tqdm bar per experiment on stderr (the CLI; a week of many experiments
-    takes a while: charts and Bayesian draws).
+    ``progress`` shows a tqdm bar per experiment on stderr when it is a terminal (the CLI; a week
+    of many experiments takes a while: charts and Bayesian draws); cron's mail stays clean.
     """
     generated_at = now or utcnow()
     window_end = min(week.end - timedelta(microseconds=1), generated_at)
     found = weekly_experiments(session, week)
-    bar = tqdm(found, desc=f"report {week.label}", unit="experiment", disable=not progress)
+    bar = tqdm(found, desc=f"report {week.label}", unit="experiment",
+               disable=None if progress else True)
     parts = tuple(
         experiment_report(session, experiment.key, week, window_end, lang, segment)
         for experiment in bar
@@ -207,7 +208,7 @@ def experiment_report(
     results = experiment_results(session, key, segment=segment, until=window_end)
     document = results_document(results)
     labels = charts.arm_labels(document, lang)
-    found = verdict.verdict_of_results(document)
+    found = verdicts.verdict_of_results(document)
     return ExperimentReport(
         key=results.experiment,
         name=results.name,
@@ -216,8 +217,8 @@ def experiment_report(
         labels=labels,
         week_units=units_in_days(document, week.days()),
         rows=arm_rows(document, labels),
-        verdict=verdict.render(found, lang, labels),
-        next_steps=tuple(verdict.step_texts(found, lang, labels)),
+        verdict=verdicts.render(found, lang, labels),
+        next_steps=tuple(verdicts.step_texts(found, lang, labels)),
         charts=_charts(session, document, window_end, lang),
         survey=survey_summary(session, key),
     )

@@ -17,6 +17,7 @@ from experiments.definitions import create_experiment
 from experiments.errors import InvalidInput
 from experiments.lifecycle import stop_experiment
 from experiments.reports import (
+    TEXTS,
     IsoWeek,
     build_weekly_report,
     csv_text,
@@ -78,6 +79,10 @@ def test_iso_weeks() -> None:
         with pytest.raises(InvalidInput) as raised:
             IsoWeek.parse(bad)
         assert raised.value.field == "week" and words in raised.value.message
+
+
+def test_both_languages_have_every_text() -> None:
+    assert TEXTS["zh"].keys() == TEXTS["en"].keys()
 
 
 def test_parse_formats() -> None:
@@ -162,6 +167,9 @@ def test_empty_week_says_so(session: Session, tmp_path: Path) -> None:
     week = IsoWeek(2026, 10)
     report = build_weekly_report(session, week)
     assert report.experiments == ()
+    assert report.window_end == week.end - timedelta(microseconds=1)
+    wednesday = week.start + timedelta(days=2, hours=9)
+    assert build_weekly_report(session, week, now=wednesday).window_end == wednesday
     html = render_html(report)
     check_html(html)
     assert "本周没有运行中的实验" in html
