@@ -80,7 +80,10 @@ def import_orders(
     """
     try:
         read = read_orders(stream)
-    except ValueError as error:  # header problems; UnicodeDecodeError is a ValueError too
+    except UnicodeDecodeError as error:  # e.g. a GBK export from Excel
+        message = f"not UTF-8 text (byte {error.start}); save the CSV as UTF-8"
+        raise InvalidInput([FieldIssue("file", message)]) from None
+    except ValueError as error:  # a missing or ambiguous column
         raise InvalidInput([FieldIssue("file", str(error))]) from None
     if not read.orders:
         raise InvalidInput([FieldIssue("file", "no valid order rows; nothing was changed")])

@@ -140,4 +140,9 @@ def test_cli_import_errors_name_the_file(runner, engine, tmp_path) -> None:
     assert f"error: {bad}: file: missing unit id column" in result.stderr
     missing = runner.invoke(main, ["segments", "import", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 1 and "No such file" in missing.stderr
-    assert "Traceback" not in result.output + missing.output
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("客户,下单时间,金额\n张三,2026-11-01,12\n".encode("gbk"))
+    encoded = runner.invoke(main, ["segments", "import", str(gbk)])
+    assert encoded.exit_code == 1
+    assert f"error: {gbk}: file: not UTF-8 text (byte 0); save the CSV as UTF-8" in encoded.stderr
+    assert "Traceback" not in result.output + missing.output + encoded.output
