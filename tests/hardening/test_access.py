@@ -1,0 +1,147 @@
+"""Access control, found by walking Flask's URL map (a new route is covered without edits).
+
+Open: health checks, the OpenAPI document, the demo storefront and static assets, and the UI
+views marked public (sign-in, language), which must be on OPEN_UI. Everything else refuses
+anonymous requests (401 JSON under /api, a redirect to the sign-in page for the UI) and too
+narrow scopes (403: a storefront key on admin API routes, a viewer or editor on views that
+need more). Also: login rate limit, cookie flags, the production secret-key refusal.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from experiments.users import create_user
+from web.openapi import OPERATION_ATTRIBUTE
+from web.security import InsecureConfiguration
+
+OPEN_PATHS = {"/healthz", "/api/v1/health", "/api/v1/openapi.json"}
+OPEN_PREFIXES = ("/demo/", "/static/")
+OPEN_UI = {"/login", "/language/<code>"}
+SAMPLE_ARGUMENTS = {"key": "some-experiment", "action": "start", "code": "en",
+                    "name": "report.pdf", "filename": "app.css"}
+PASSWORD = "correct horse battery staple"
+_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """CSRF off so the access check itself answers (CSRF has its own tests in tests/web/ui)."""
+    return make_app(WTF_CSRF_ENABLED=False)
+
+
+def routes(app: Flask) -> Iterator[tuple[Rule, str, str]]:
+    """(rule, method, concrete path) of every route that is not open by design."""
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.rule in OPEN_PATHS or rule.rule.startswith(OPEN_PREFIXES):
+            continue
+        if getattr(view, "public", False):
+            assert rule.rule in OPEN_UI, f"{rule.rule} is public but not on the allowlist"
+            continue
+        assert set(rule.arguments) <= set(SAMPLE_ARGUMENTS), f"add samples for {rule.rule}"
+        path = _ARGUMENT.sub(lambda found: SAMPLE_ARGUMENTS[found.group(1)], rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield rule, method, path
+
+
+def _call(client: Any, method: str, path: str, **kwargs: Any) -> Any:
+    """A request with an empty body of the kind the route expects (JSON for the API, a form
+    for the UI, where a JSON request would get the JSON 401 instead of the redirect)."""
+    if method == "GET":
+        return client.open(path, method=method, **kwargs)
+    if path.startswith("/api/"):
+        return client.open(path, method=method, json={}, **kwargs)
+    return client.open(path, method=method, data={}, **kwargs)
+
+
+def test_every_route_rejects_anonymous_requests(app: Flask) -> None:
+    client = app.test_client()
+    checked = 0
+    for rule, method, path in routes(app):
+        answer = _call(client, method, path)
+        if rule.rule.startswith("/api/"):
+            assert answer.status_code == 401, (method, path, answer.status_code)
+            assert answer.json["error"]["code"] == "unauthenticated"
+        else:
+            assert answer.status_code == 302, (method, path, answer.status_code)
+            assert answer.headers["Location"].startswith("/login"), (method, path)
+        checked += 1
+    assert checked >= 13
+
+
+def test_storefront_key_cannot_use_admin_routes(app: Flask, storefront_headers) -> None:
+    client = app.test_client()
+    admin_routes = set()
+    for rule, method, path in routes(app):
+        operation = getattr(app.view_functions[rule.endpoint], OPERATION_ATTRIBUTE, None)
+        if operation is not None and operation.scope == "admin":
+            answer = _call(client, method, path, headers=storefront_headers)
+            assert answer.status_code == 403, (method, path, answer.status_code)
+            admin_routes.add((method, rule.rule))
+    assert {("GET", "/api/v1/experiments/<key>/results"), ("PUT", "/api/v1/experiments/<key>"),
+            ("POST", "/api/v1/experiments"), ("POST", "/api/v1/experiments/<key>/start"),
+            } <= admin_routes
+
+
+def _signed_in(app: Flask, role: str) -> Any:
+    with app.extensions["abtest"].session_factory.begin() as session:
+        create_user(session, f"{role}-user", PASSWORD, role)
+    client = app.test_client()
+    answer = client.post("/login", data={"username": f"{role}-user", "password": PASSWORD})
+    assert answer.status_code == 302, answer.status_code
+    return client
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor"])
+def test_ui_routes_refuse_roles_below_their_requirement(app: Flask, role: str) -> None:
+    ranks = ["viewer", "editor", "admin"]
+    client = _signed_in(app, role)
+    refused = 0
+    for rule, method, path in routes(app):
+        needed = getattr(app.view_functions[rule.endpoint], "required_role", None)
+        if needed is not None and ranks.index(needed) > ranks.index(role):
+            answer = _call(client, method, path)
+            assert answer.status_code == 403, (role, method, path, answer.status_code)
+            refused += 1
+    assert refused >= 1
+
+
+def test_login_is_rate_limited_per_ip(app: Flask) -> None:
+    client = app.test_client()
+    wrong = {"username": "nobody", "password": "wrong"}
+    statuses = [client.post("/login", data=wrong).status_code for _ in range(11)]
+    assert 429 not in statuses[:10] and statuses[10] == 429
+    other_ip = client.post("/login", data=wrong, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert other_ip.status_code != 429
+    assert client.get("/login").status_code == 200  # only POST is limited
+
+
+def test_session_cookie_flags(app: Flask) -> None:
+    cookie = _signed_in(app, "viewer").get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert not cookie.secure  # testing: plain http
+    assert app.config["REMEMBER_COOKIE_HTTPONLY"] is True
+
+
+def test_production_needs_a_real_secret_key(make_app: Callable[..., Flask],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ABTEST_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ABTEST_ENV", raising=False)
+    for key in (None, "dev", "short-but-not-default"):
+        with pytest.raises(InsecureConfiguration, match="ABTEST_SECRET_KEY"):
+            make_app(TESTING=False, SECRET_KEY=key)
+    monkeypatch.setenv("ABTEST_SECRET_KEY", secrets.token_hex(32))
+    production = make_app(TESTING=False)
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    assert production.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert production.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    monkeypatch.delenv("ABTEST_SECRET_KEY")
+    monkeypatch.setenv("ABTEST_ENV", "development")
+    assert make_app(TESTING=False).config["SESSION_COOKIE_SECURE"] is False
