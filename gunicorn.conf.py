@@ -8,12 +8,12 @@ that to compare worker kinds on the same file):
 - ``ABTEST_WORKERS`` (default 2 x CPU cores + 1),
 - ``ABTEST_WORKER_CLASS`` (default gthread) and ``ABTEST_THREADS`` (default 2).
 
-Why these defaults (``python -m bench http --compare-workers`` on the 2-core dev machine,
-SQLite, see the bench's output): every request is CPU-bound Python plus a short database
-round trip, so more processes than cores only help to overlap that wait; ``gthread`` keeps
-HTTP/1.1 connections alive (``sync`` closes each one, which costs a TCP handshake per request
-when clients or a proxy reuse connections) and its couple of threads overlap the database
-wait without the GIL contention that more threads bring.
+Why these defaults: every request is CPU-bound Python plus a short database round trip, so
+more processes than cores only help to overlap that wait; ``gthread`` keeps HTTP/1.1
+connections alive (``sync`` closes each one, a TCP handshake per request when clients or a
+proxy reuse connections) and two threads overlap the database wait without the GIL contention
+more threads bring. Compare on your machine with
+``ABTEST_BENCH_WORKERS=sync:5:1,gthread:5:2,gthread:3:4 python -m bench http``.
 
 Migrations run once in the master before workers fork (``on_starting``), so workers starting
 together on a fresh SQLite file never race to create the same tables; each worker's own
