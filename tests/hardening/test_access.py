@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 
 from experiments.users import create_user
 from web.openapi import OPERATION_ATTRIBUTE
-from web.security import InsecureConfiguration
+from web.security import InsecureConfiguration, init_security
 
 OPEN_PATHS = {"/healthz", "/api/v1/health", "/api/v1/openapi.json"}
 OPEN_PREFIXES = ("/demo/", "/static/")
@@ -135,8 +135,10 @@ def test_production_needs_a_real_secret_key(make_app: Callable[..., Flask],
     monkeypatch.delenv("ABTEST_SECRET_KEY", raising=False)
     monkeypatch.delenv("ABTEST_ENV", raising=False)
     for key in (None, "dev", "short-but-not-default"):
+        bare = Flask(__name__)  # what create_app runs last, without opening a database
+        bare.config["SECRET_KEY"] = key
         with pytest.raises(InsecureConfiguration, match="ABTEST_SECRET_KEY"):
-            make_app(TESTING=False, SECRET_KEY=key)
+            init_security(bare)
     monkeypatch.setenv("ABTEST_SECRET_KEY", secrets.token_hex(32))
     production = make_app(TESTING=False)
     assert production.config["SESSION_COOKIE_SECURE"] is True
