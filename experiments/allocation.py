@@ -32,6 +32,7 @@ from abtest.promotion import GuardrailData, PromotionDecision, PromotionRule, ev
 from abtest.stats.summary import SampleStats
 from experiments import audit
 from experiments.definitions import Design, design_of, get_experiment
+from experiments.errors import NotAllocatable
 from experiments.lifecycle import promote_experiment
 from experiments.models import Base, Experiment, WeightsPeriod, utcnow
 from experiments.results import GroupStats, group_statistics, metric_specs
@@ -39,6 +40,7 @@ from experiments.schema import ThompsonAllocation
 from variants import Catalogue
 
 EMPTY = SampleStats(0, 0.0, 0.0)
+RACE_LOST = "another process reweighted this period"
 
 
 class AllocationSnapshot(Base):
@@ -65,16 +67,18 @@ class AllocationOutcome:
     """What one allocation run did to one experiment.
 
     ``action``: ``reweight`` or ``promote`` (stored as a snapshot), ``hold`` (the gate kept the
-    weights, nothing written), ``skipped`` (another process acted first, or not a running
-    Thompson experiment). ``reason`` says why when nothing changed.
+    weights, nothing written), ``skipped`` (another process acted first). ``probability_best``
+    is each arm's Monte Carlo ``P(best)`` when it was computed; ``reasons`` say why nothing
+    changed, or which promotion clauses are unmet when reweighting instead of promoting.
     """
 
     experiment: str
     action: str
     weights: tuple[float, ...]
     weights_version: int
-    reason: str = ""
+    reasons: tuple[str, ...] = ()
     winner: str | None = None
+    probability_best: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,18 @@ def allocate_experiment(
     *,
     seed: int | np.random.Generator | None = None,
     catalogue: Catalogue | None = None,
+    actor: str = audit.SYSTEM,
 ) -> AllocationOutcome:
-    """Reweight (or promote) experiment ``key`` now, whatever its period; the caller commits."""
+    """Reweight (or promote) experiment ``key`` now, whatever its period; the caller commits.
+
+    NotFound for an unknown key, NotAllocatable unless it is a running Thompson experiment.
+    ``actor`` is who the audit log names for a promotion (the scheduler: ``system``).
+    """
     experiment = get_experiment(session, key)
     settings = _thompson_settings(experiment)
     if settings is None:
-        return _unchanged(experiment, "skipped", "not a running Thompson-sampling experiment")
+        raise NotAllocatable(f"{key!r} is not a running Thompson-sampling experiment"
+                             f" (status {experiment.status})")
     design = design_of(experiment, catalogue)
     data = _arm_data(session, experiment, design)
     kind = design.definition.metrics.primary.kind
@@ -105,10 +115,10 @@ def allocate_experiment(
         current_weights=experiment.weights,
     )
     if not result.reweighted:
-        return _unchanged(experiment, "hold", result.reason)
+        return _unchanged(experiment, "hold", result.reason, result.probability_best)
     decision = _promotion(design, data, result)
     if decision is not None and decision.promote:
-        return _promote(session, experiment, design, data, result, decision, catalogue)
+        return _promote(session, experiment, design, data, result, decision, catalogue, actor)
     return _reweight(session, experiment, design, data, result, decision)
 
 
@@ -214,14 +224,16 @@ def _reweight(
     decision: PromotionDecision | None,
 ) -> AllocationOutcome:
     if not _claim_period(session, experiment, result.weights):
-        return _unchanged(experiment, "skipped", "another process reweighted this period")
+        return _unchanged(experiment, "skipped", RACE_LOST, result.probability_best)
     figures = {
         "arms": _arm_figures(design, data.primary, result),
         "promotion": _decision_figures(design, decision),
     }
     _record(session, experiment, "reweight", figures)
     return AllocationOutcome(
-        experiment.key, "reweight", result.weights, experiment.weights_version
+        experiment.key, "reweight", result.weights, experiment.weights_version,
+        reasons=decision.reasons if decision is not None else (),
+        probability_best=result.probability_best,
     )
 
 
@@ -233,13 +245,14 @@ def _promote(
     result: AllocationResult,
     decision: PromotionDecision,
     catalogue: Catalogue | None,
+    actor: str,
 ) -> AllocationOutcome:
     """Claim the period with the winner at weight 1 (what new units get), then promote."""
     winner = design.arm_keys[decision.leader]
     only = tuple(float(i == decision.leader) for i in range(len(design.arm_keys)))
     if not _claim_period(session, experiment, only):
-        return _unchanged(experiment, "skipped", "another process reweighted this period")
-    promote_experiment(session, experiment.key, winner, catalogue)
+        return _unchanged(experiment, "skipped", RACE_LOST, result.probability_best)
+    promote_experiment(session, experiment.key, winner, catalogue, actor=actor)
     figures = {
         "arms": _arm_figures(design, data.primary, result),
         "promotion": _decision_figures(design, decision),
@@ -247,7 +260,8 @@ def _promote(
     }
     _record(session, experiment, "promote", figures)
     return AllocationOutcome(
-        experiment.key, "promote", only, experiment.weights_version, winner=winner
+        experiment.key, "promote", only, experiment.weights_version, winner=winner,
+        probability_best=result.probability_best,
     )
 
 
@@ -317,7 +331,11 @@ def _finite(row: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
-def _unchanged(experiment: Experiment, action: str, reason: str) -> AllocationOutcome:
+def _unchanged(
+    experiment: Experiment, action: str, reason: str,
+    probability_best: tuple[float, ...] | None,
+) -> AllocationOutcome:
     return AllocationOutcome(
-        experiment.key, action, tuple(experiment.weights), experiment.weights_version, reason
+        experiment.key, action, tuple(experiment.weights), experiment.weights_version,
+        (reason,), probability_best=probability_best,
     )

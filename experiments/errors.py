@@ -57,6 +57,12 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class NotAllocatable(Conflict):
+    """Allocation asked of an experiment that is not a running Thompson-sampling experiment."""
+
+    code = "not_allocatable"
+
+
 class LayerOverlap(Conflict):
     """Two experiments of one layer would claim the same slice of traffic."""
 

@@ -25,10 +25,14 @@ from experiments.lifecycle import start_experiment
 from experiments.schema import EventIn
 from experiments.tracking import MAX_EVENTS_PER_CALL, record_events
 
+#: A step's action after promotion: no allocation runs, the winner gets every new unit.
+SERVING_WINNER = "serving winner"
+
 
 @dataclass(frozen=True)
 class Step:
-    """One allocation period of the simulation: the weights in force and who came."""
+    """One allocation period of the simulation: the weights in force, who came, and the
+    allocation's action at its end (:data:`SERVING_WINNER` once promoted)."""
 
     first_visitor: int
     weights_version: int
@@ -93,11 +97,13 @@ def simulate_traffic(
         count = min(allocate_every, visitors - first)
         step = _serve(session, design, true_rates, range(first, first + count), rng)
         units, conversions = units + step[0], conversions + step[1]
-        outcome = allocate_experiment(session, key, seed=rng)
-        session.commit()
-        steps.append(Step(first, *step[2:], tuple(int(u) for u in step[0]), outcome.action))
-        if outcome.winner is not None:
-            winner, promoted_after = outcome.winner, first + count
+        action = SERVING_WINNER
+        if winner is None:  # once promoted, the winner serves every new unit: nothing to allocate
+            outcome = allocate_experiment(session, key, seed=rng)
+            session.commit()
+            action, winner = outcome.action, outcome.winner
+            promoted_after = first + count if winner is not None else None
+        steps.append(Step(first, *step[2:], tuple(int(u) for u in step[0]), action))
         if progress is not None:
             progress(count)
     rates = np.asarray(true_rates)

@@ -267,7 +267,7 @@ def allocate(settings: Settings, key: str | None, seed: int | None) -> None:
             fail([f"--experiment: {error.message}"])
     for outcome in outcomes:
         weights = ", ".join(f"{w:.3f}" for w in outcome.weights)
-        note = outcome.winner or outcome.reason
+        note = outcome.winner or "; ".join(outcome.reasons)
         click.echo(f"{outcome.experiment}: {outcome.action} v{outcome.weights_version}"
                    f" [{weights}]{' ' + note if note else ''}")
     if not outcomes:

@@ -3,7 +3,7 @@ from the same models that validate requests)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
 
@@ -99,6 +99,25 @@ class ExperimentOut(BaseModel):
     stopped_at: datetime | None
     promoted_at: datetime | None
     definition: ExperimentDefinition
+
+
+class AllocationOut(BaseModel):
+    """One allocation run (experiments.allocation.AllocationOutcome).
+
+    ``action``: ``reweight`` (new weights for new units) or ``promote`` (the winner gets every
+    new unit), both recorded as allocation snapshots; ``hold`` (too little data, weights kept)
+    or ``skipped`` (another process reweighted this period first). ``probability_best`` is each
+    arm's P(best) when computed; ``reasons`` say why nothing changed or which promotion clauses
+    are unmet.
+    """
+
+    experiment: str
+    action: Literal["reweight", "promote", "hold", "skipped"]
+    weights: list[float]
+    weights_version: int
+    probability_best: list[float] | None
+    reasons: list[str]
+    winner: str | None
 
 
 class ExperimentsOut(BaseModel):

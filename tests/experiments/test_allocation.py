@@ -20,6 +20,7 @@ from experiments.allocation import (
 )
 from experiments.assignment import assign, compile_live
 from experiments.db import make_session_factory
+from experiments.errors import NotAllocatable
 from experiments.models import Assignment, Event, Experiment, WeightsPeriod, utcnow
 from experiments.results import experiment_results
 from experiments.scheduler import AllocationScheduler
@@ -57,8 +58,8 @@ def test_fixed_allocation_is_left_alone(session, running):
     experiment = running()
     seed_arm(session, experiment, 0, 300, 10)
     seed_arm(session, experiment, 1, 300, 60)
-    outcome = allocate_experiment(session, experiment.key, seed=1)
-    assert outcome.action == "skipped"
+    with pytest.raises(NotAllocatable, match="not a running Thompson"):
+        allocate_experiment(session, experiment.key, seed=1)
     assert experiment.weights_version == 1
     assert snapshots(session, experiment.key) == []
 
@@ -69,7 +70,8 @@ def test_too_few_units_hold_the_weights(session, thompson):
     seed_arm(session, experiment, 1, 99, 30)
     outcome = allocate_experiment(session, experiment.key, seed=1)
     assert (outcome.action, outcome.weights) == ("hold", (0.5, 0.5))
-    assert "fewer than 100" in outcome.reason
+    assert "fewer than 100" in outcome.reasons[0]
+    assert outcome.probability_best is None
     assert experiment.weights_version == 1
     assert snapshots(session, experiment.key) == []
 
@@ -178,6 +180,8 @@ def test_unmet_rule_reweights_and_records_the_reasons(session, thompson):
     unmet = {c["name"]: c["detail"] for c in promotion["clauses"] if not c["met"]}
     assert "min_units" in unmet and "probability_best" not in unmet
     assert "300 units < 1000" in unmet["min_units"]
+    assert outcome.reasons == tuple(unmet.values())
+    assert outcome.probability_best[1] > 0.99  # type: ignore[index]
 
 
 def test_a_harmed_guardrail_blocks_promotion(session, thompson):

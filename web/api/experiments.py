@@ -1,16 +1,18 @@
-"""/experiments: define, read, update and move experiments through their lifecycle (admin)."""
+"""/experiments: define, read, update, move through the lifecycle, and allocate (admin)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 from flask import Blueprint
 
 from experiments import definitions, lifecycle
+from experiments.allocation import allocate_experiment, promote_by_hand
 from experiments.assignment import compile_live
 from experiments.models import Experiment
 from experiments.schema import ExperimentDefinition
 from web.endpoint import api_actor, endpoint, session
-from web.schemas import ArmOut, ExperimentOut, ExperimentsOut, PromoteRequest
+from web.schemas import AllocationOut, ArmOut, ExperimentOut, ExperimentsOut, PromoteRequest
 
 blueprint = Blueprint("experiments", __name__)
 
@@ -65,8 +67,16 @@ def update_experiment(key: str, payload: ExperimentDefinition) -> ExperimentOut:
 @endpoint(summary="Promote a winner arm: new units get it, assigned units keep theirs",
           scope="admin", body=PromoteRequest, response=ExperimentOut)
 def promote_experiment(key: str, payload: PromoteRequest) -> ExperimentOut:
-    return experiment_out(lifecycle.promote_experiment(session(), key, payload.arm,
-                                                       actor=api_actor()))
+    return experiment_out(promote_by_hand(session(), key, payload.arm, actor=api_actor()))
+
+
+@blueprint.post("/experiments/<key>/allocate")
+@endpoint(summary="Run Thompson allocation now: reweight, promote by the rule, or hold"
+                  " (409 unless a running Thompson-sampling experiment)",
+          scope="admin", response=AllocationOut)
+def allocate(key: str) -> AllocationOut:
+    outcome = allocate_experiment(session(), key, actor=api_actor())
+    return AllocationOut(**asdict(outcome))
 
 
 def _transition_view(action: str, move: Callable[..., Experiment]) -> Callable[..., object]:
