@@ -12,10 +12,13 @@ from scipy import integrate
 from scipy import stats as sps
 
 from abtest.stats.bayesian import (
+    MAX_SUM_TERMS,
+    BetaPosterior,
     BetaPrior,
     EffectPrior,
     arm_posterior,
     bayesian_compare,
+    beta_chance_and_loss,
     gaussian_effect,
     normal_risk,
 )
@@ -58,6 +61,54 @@ def test_expected_loss_matches_stucchio(control, treatment):
     a_b, b_b = 1 + treatment[1], 1 + treatment[0] - treatment[1]
     assert arm.expected_loss_control == pytest.approx(stucchio_loss(a_a, b_a, a_b, b_b), abs=1e-10)
     assert arm.expected_loss == pytest.approx(stucchio_loss(a_b, b_b, a_a, b_a), abs=1e-10)
+
+
+#: (control, treatment) Beta parameters whose smallest is, in turn, α_c, β_c, α_t and β_t (each of
+#: Miller's four sums), then all above MAX_SUM_TERMS (quadrature).
+WHOLE_PARAMETERS = [
+    ((3, 400), (60, 900)),
+    ((500, 4), (300, 40)),
+    ((90, 700), (2, 1200)),
+    ((2000, 900), (1500, 6)),
+    ((3 * MAX_SUM_TERMS, 20 * MAX_SUM_TERMS), (3 * MAX_SUM_TERMS + 300, 20 * MAX_SUM_TERMS)),
+]
+
+
+@pytest.mark.parametrize(("control", "treatment"), WHOLE_PARAMETERS)
+def test_beta_chance_and_loss_every_method_matches_miller_and_stucchio(control, treatment):
+    chance, loss = beta_chance_and_loss(BetaPosterior(*treatment), BetaPosterior(*control))
+    assert chance == pytest.approx(miller_prob_b_beats_a(*control, *treatment), abs=1e-9)
+    assert loss == pytest.approx(stucchio_loss(*control, *treatment), abs=1e-10)
+
+
+def _integral_over_control(treatment: BetaPosterior, control: BetaPosterior) -> tuple[float, float]:
+    """``P(p_t > p_c)`` and ``E[max(0, p_t - p_c)]`` integrated over the *control* density.
+
+    ``P(p_t > y) = S_t(y)`` and ``E[max(0, p_t - y)] = μ_t S_t⁺(y) - y S_t(y)`` with ``S_t⁺`` the
+    survival function of ``Beta(α_t + 1, β_t)``: the mirror image of the implementation's
+    integrals over the treatment density.
+    """
+    c, t = control.dist, treatment.dist
+    t_plus = sps.beta(treatment.alpha + 1, treatment.beta)
+    mean_t = t.mean()
+    edges = {"points": [c.ppf(0.05), c.ppf(0.95)], "limit": 200, "epsabs": 1e-13}
+    chance = integrate.quad(lambda y: c.pdf(y) * t.sf(y), 0, 1, **edges)[0]
+    loss = integrate.quad(lambda y: c.pdf(y) * (mean_t * t_plus.sf(y) - y * t.sf(y)), 0, 1, **edges)
+    return chance, loss[0]
+
+
+@pytest.mark.parametrize(
+    ("control", "treatment"),
+    [
+        ((0.5, 0.5), (0.5, 0.5)),
+        ((30.5, 970.5), (45.5, 955.5)),
+        ((0.5, 3000.5), (2.5, 2000.5)),
+        ((20.5, 80.0), (26.5, 74.0)),  # whole betas: Miller's sums over β
+    ],
+)
+def test_beta_chance_and_loss_fractional_parameters_match_quadrature(control, treatment):
+    pair = BetaPosterior(*treatment), BetaPosterior(*control)
+    assert beta_chance_and_loss(*pair) == pytest.approx(_integral_over_control(*pair), abs=1e-9)
 
 
 def test_beta_prior_is_configurable_and_intervals_are_beta_quantiles():
