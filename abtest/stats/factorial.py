@@ -224,7 +224,9 @@ def _fit_numeric(cells: Sequence[Cell], design: np.ndarray):
     model = sm.GLM(means, design, family=sm.families.Gaussian(), freq_weights=n)
     if model.df_resid <= 0:
         return "insufficient_data", "fewer units than model terms"
-    first, _ = _quiet_fit(model)
+    # A fixed scale: estimated from equal cell means it is 0, and statsmodels then raises on a
+    # NaN first deviance. The first fit only gives the deviance, which it reports unscaled.
+    first, _ = _quiet_fit(model, scale=1.0)
     scale = (within + first.deviance) / model.df_resid
     if scale <= np.finfo(float).eps * np.average(means**2, weights=n):  # 0 up to rounding
         return "zero_variance", "the model fits every unit exactly: the residual variance is 0"

@@ -206,6 +206,24 @@ def test_numeric_zero_residual_variance_says_why():
     assert factorial_analysis(cells, "numeric").status == "zero_variance"
 
 
+@pytest.mark.parametrize(("value", "variance"), [(0.0, 0.0), (2.5, 0.0), (2.5, 1.5)])
+def test_numeric_equal_cell_means_fit_or_say_why(value, variance):
+    """Equal cell means (no revenue yet; a null result) made statsmodels raise on its first
+    fit: with within-cell variance every term is 0, without it there is nothing to model."""
+    cells = _cells(*[
+        ((a, b), SampleStats(n, n * value, (n - 1) * variance + n * value**2))
+        for n, (a, b) in zip((10, 11, 12, 13), itertools.product(("off", "on"), ("off", "low")),
+                             strict=True)
+    ])
+    result = factorial_analysis(cells, "numeric")
+    if variance == 0.0:
+        assert (result.status, result.terms) == ("zero_variance", ())
+        return
+    assert result.status == "ok"
+    assert [t.estimate for t in result.terms] == pytest.approx([value, 0, 0, 0], abs=1e-12)
+    assert all(t.std_error > 0 and t.p_value == pytest.approx(1.0) for t in result.terms[1:])
+
+
 def test_inconsistent_cells_and_bad_arguments_raise():
     with pytest.raises(ValueError):
         factorial_analysis(
