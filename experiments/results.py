@@ -14,12 +14,18 @@ two-level query, built from SQLAlchemy constructs so it runs unchanged on SQLite
 
 The few group rows come back as :class:`~abtest.stats.summary.SampleStats`; overall, per-period,
 per-day and per-segment figures are sums of them (``SampleStats.__add__``).
+
+When Thompson sampling has moved the weights (more than one allocation period with units), the
+arm comparisons are post-stratified by period (:func:`abtest.stats.stratified.post_stratify`;
+Miratrix, Sekhon & Yu 2013): pooling would credit the arm that got most traffic while the
+conversion rate happened to be high (Simpson's paradox). A single period is analysed pooled, as
+before. The document's ``estimator`` says which was used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,9 +51,13 @@ from abtest.stats.analysis import (
     AnalysisResult,
     Group,
     MetricSpec,
+    MetricStats,
     analyze,
     as_json,
+    segments_report,
+    srm_report,
 )
+from abtest.stats.stratified import post_stratify
 from abtest.stats.summary import SampleStats
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.errors import FieldIssue, InvalidInput
@@ -62,6 +72,8 @@ MISSING = "(none)"
 DEFAULT_TOP_SEGMENTS = 5
 #: Statuses in which the experiment still collects data: sequential inference is the headline.
 COLLECTING = ("draft", "running", "paused")
+POOLED = "pooled (single allocation period)"
+STRATIFIED = "post-stratified by allocation period (Miratrix, Sekhon & Yu 2013)"
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,11 @@ class GroupStats:
 
 @dataclass(frozen=True)
 class ExperimentResults:
-    """An experiment's identity and analysis window with the analysis itself."""
+    """An experiment's identity and analysis window with the analysis itself.
+
+    ``estimator`` names how arm means were estimated: :data:`POOLED` or :data:`STRATIFIED`
+    (with the periods used and the units left out).
+    """
 
     experiment: str
     name: str
@@ -88,6 +104,7 @@ class ExperimentResults:
     window_end: datetime | None
     generated_at: datetime
     analysis: AnalysisResult
+    estimator: str = POOLED
 
 
 def metric_specs(definition: ExperimentDefinition) -> tuple[MetricSpec, ...]:
@@ -202,14 +219,73 @@ def experiment_results(
         session, experiment.id, metrics, segment=segment, top=top, until=window_end
     )
     data = analysis_input(design, metrics, groups, _periods(session, experiment), segment, top)
+    analysis, estimator = analyze_by_period(config, data, period_statistics(design, groups))
     return ExperimentResults(
         experiment.key,
         experiment.name,
         experiment.status,
         window_end,
         utcnow(),
-        analyze(config, data),
+        analysis,
+        estimator,
     )
+
+
+def period_statistics(design: Design, groups: Iterable[GroupStats]) -> list[MetricStats]:
+    """Per weights version with units, each metric's statistics per arm (metric order of the
+    groups' ``stats``, named by :func:`metric_specs`)."""
+    names = [m.name for m in metric_specs(design.definition)]
+    by_version: dict[int, _Folder] = {}
+    for group in groups:
+        by_version.setdefault(group.weights_version, _Folder(design, names)).add(group)
+    return [by_version[version].stats() for version in sorted(by_version)]
+
+
+def analyze_by_period(
+    config: AnalysisConfig, data: AnalysisInput, periods: Sequence[MetricStats]
+) -> tuple[AnalysisResult, str]:
+    """The analysis, post-stratified by allocation period when there is more than one.
+
+    Within one period assignment is a fixed randomization, so each arm's period mean is
+    unbiased for that period's units; weighting the period means by the period's share of all
+    units puts every arm on the same mix of periods, so a conversion rate that drifts while the
+    weights move cannot show up as a lift. The arm comparisons (fixed horizon, sequential,
+    Bayesian, guardrails, factorial, power) then run on the moment-matched statistics of
+    :func:`~abtest.stats.stratified.post_stratify` as numeric metrics (Welch's t-test and
+    normal posteriors), because a binary test's ``p(1 - p)/n`` would ignore the
+    stratification; each metric keeps its declared kind in the result. Units, the SRM check,
+    daily figures and segments stay as the database counted them.
+
+    References
+    ----------
+    .. [1] Miratrix, L. W., Sekhon, J. S., Yu, B. (2013). "Adjusting treatment effect estimates
+       by post-stratification in randomized experiments". J. R. Stat. Soc. B 75(2), 369-396.
+    """
+    several = len(periods) > 1
+    strata = {m.name: post_stratify([p[m.name] for p in periods]) for m in config.metrics
+              if several}
+    primary = strata.get(config.metrics[0].name)
+    if primary is None or primary.periods_used == 0:
+        return analyze(config, data), POOLED
+    numeric = replace(config, metrics=tuple(replace(m, kind="numeric") for m in config.metrics))
+    stratified = {name: result.arms for name, result in strata.items()}
+    found = analyze(numeric, replace(data, overall=stratified, segments=()))
+    units = tuple(arm.n for arm in data.overall[config.metrics[0].name])
+    result = replace(
+        found,
+        units=units,
+        srm=srm_report(config, units, data.periods),
+        segments=segments_report(config, data),
+        metrics=tuple(
+            replace(found_metric, kind=declared.kind)
+            for found_metric, declared in zip(found.metrics, config.metrics, strict=True)
+        ),
+    )
+    estimator = (
+        f"{STRATIFIED}: {primary.periods_used} of {len(periods)} periods, "
+        f"{primary.units_left_out} units left out (periods where an arm has fewer than 2)"
+    )
+    return result, estimator
 
 
 def results_document(results: ExperimentResults) -> dict[str, Any]:
@@ -220,6 +296,7 @@ def results_document(results: ExperimentResults) -> dict[str, Any]:
         "experiment_status": results.experiment_status,
         "window": {"from": "each unit's exposure", "until": _iso(results.window_end)},
         "generated_at": _iso(results.generated_at),
+        "estimator": results.estimator,
         **as_json(results.analysis),
     }
 
@@ -229,6 +306,7 @@ def format_results(document: dict[str, Any]) -> str:
     lines = [
         f"{document['experiment']} ({document['experiment_status']}): "
         f"headline {document['decision_basis'].replace('_', ' ')}, alpha {document['alpha']}",
+        f"estimator: {document['estimator']}",
     ]
     if document["status"] != "ok":
         lines.append(f"no data: {document['reason']}")

@@ -9,10 +9,12 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pytest
-from scipy.stats import chisquare
+from scipy.stats import chisquare, norm
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from statsmodels.stats.proportion import proportions_ztest
 
 from experiments.definitions import create_experiment, design_of, set_weights
 from experiments.errors import InvalidInput, NotFound
@@ -21,6 +23,8 @@ from experiments.models import Assignment, Event, Experiment
 from experiments.results import (
     MISSING,
     OTHER,
+    POOLED,
+    STRATIFIED,
     experiment_results,
     format_results,
     group_statistics,
@@ -298,3 +302,74 @@ def test_unknown_key_and_bad_alpha_are_domain_errors(session: Session) -> None:
         experiment_results(session, "missing")
     with pytest.raises(InvalidInput):
         experiment_results(session, "missing", alpha=1.5)
+
+
+#: (weights version, arm, units, conversions): the rate jumps from 2% to 10% between the periods
+#: in both arms alike while the weights move from 50/50 to 10/90 (Simpson's paradox).
+SIMPSON = [(1, 0, 1000, 20), (1, 1, 1000, 20), (2, 0, 200, 20), (2, 1, 1800, 180)]
+
+
+def _store_cells(session: Session, experiment: Experiment,
+                 cells: list[tuple[int, int, int, int]]) -> None:
+    """Units per (version, arm) cell, the first ``conversions`` of each converted."""
+    arms = design_of(experiment).arm_keys
+    for version, arm, units, conversions in cells:
+        for j in range(units):
+            unit = f"v{version}-a{arm}-{j}"
+            session.add(Assignment(experiment_id=experiment.id, unit_id=unit, arm=arms[arm],
+                                   weights_version=version, attributes={}, assigned_at=T0))
+            if j < conversions:
+                session.add(Event(event_id=f"e-{unit}", unit_id=unit, name="conversion",
+                                  experiment_id=experiment.id,
+                                  occurred_at=T0 + timedelta(minutes=1)))
+    session.commit()
+
+
+def _stratified_variance(arm: int) -> float:
+    """Cochran's stratified variance of one arm's mean, from the 0/1 outcomes of each cell."""
+    sizes = {v: sum(n for version, _, n, _ in SIMPSON if version == v) for v in (1, 2)}
+    total = sum(sizes.values())
+    variance = 0.0
+    for version, cell_arm, units, conversions in SIMPSON:
+        if cell_arm == arm:
+            outcomes = np.r_[np.ones(conversions), np.zeros(units - conversions)]
+            variance += (sizes[version] / total) ** 2 * outcomes.var(ddof=1) / units
+    return variance
+
+
+def test_moving_weights_and_drifting_rates_give_no_lift_when_stratified(
+    session: Session, running
+) -> None:
+    experiment = running()
+    set_weights(session, experiment, [0.1, 0.9])
+    _store_cells(session, experiment, SIMPSON)
+    pooled = [sum(c for _, a, _, c in SIMPSON if a == arm) / sum(n for _, a, n, _ in SIMPSON
+              if a == arm) for arm in (0, 1)]
+    assert pooled[1] / pooled[0] - 1 > 1.1  # pooling: 7.1% vs 3.3%, a +114% "lift"
+    assert proportions_ztest([200, 40], [2800, 1200])[1] < 1e-5  # ... "significant" too
+
+    document = results_document(experiment_results(session, experiment.key))
+    assert document["estimator"].startswith(STRATIFIED)
+    assert "2 of 2 periods, 0 units left out" in document["estimator"]
+    conversion = document["metrics"][0]
+    assert conversion["kind"] == "binary" and "Welch" in conversion["method"]
+    control, treatment = conversion["arms"]
+    assert control["mean"] == pytest.approx(0.06) and treatment["mean"] == pytest.approx(0.06)
+    assert treatment["lift"]["relative"] == pytest.approx(0.0, abs=1e-9)
+    assert treatment["p_value"] > 0.99
+    half_width = (treatment["lift"]["absolute_ci"][1] - treatment["lift"]["absolute_ci"][0]) / 2
+    se = np.sqrt(_stratified_variance(0) + _stratified_variance(1))
+    assert half_width == pytest.approx(norm.ppf(0.975) * se, rel=1e-3)
+    assert [control["units"], treatment["units"]] == document["units"] == [1200, 2800]
+    assert document["srm"]["periods"] == 2 and not document["srm"]["mismatch"]
+
+
+def test_one_allocation_period_is_analysed_pooled(session: Session, running) -> None:
+    experiment = running()
+    _store_cells(session, experiment, [(1, 0, 500, 25), (1, 1, 500, 40)])
+    document = results_document(experiment_results(session, experiment.key))
+    assert document["estimator"] == POOLED
+    conversion = document["metrics"][0]
+    assert [a["mean"] for a in conversion["arms"]] == [25 / 500, 40 / 500]
+    expected = proportions_ztest([40, 25], [500, 500])[1]
+    assert conversion["arms"][1]["p_value"] == pytest.approx(expected, rel=1e-9)

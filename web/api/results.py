@@ -41,7 +41,8 @@ class ResultsOut(RootModel[dict[str, Any]]):
     p-values (raw, Holm, BH, sequential), chance to beat control, probability best, expected
     loss; plus srm, guardrails, power, factorial, segments and daily. Undefined figures are
     null. ``decision_basis`` names the headline: sequential while running, fixed horizon once
-    stopped."""
+    stopped. ``estimator`` says whether arm means are pooled (one allocation period) or
+    post-stratified by allocation period (Thompson sampling moved the weights)."""
 
 
 @blueprint.get("/experiments/<key>/results")
