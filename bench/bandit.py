@@ -1,10 +1,13 @@
 """Thompson sampling with promotion versus a fixed equal split, on the urgency-close scenario.
 
 Eight arms (the 2 x 2 x 2 urgency-close playbook), base conversion 5%, one combination 18%
-better in relative terms (5.9%), 100,000 visitors per run, weights recomputed every 1,000
-visitors. Thompson runs stop at promotion (:data:`RULE`:
-P(best) >= 0.90, 500 units per arm, always-valid leader-vs-rest test at 0.05/8) and then serve
-the winner; the fixed split tests every arm against control at the end (one-sided z, Holm).
+better in relative terms (5.9%), 100,000 visitors per run, 1,000 visitors per allocation period
+(the playbook's ``period_hours``). The Thompson settings and the promotion rule are the ones the
+product ships: read from experiments/playbooks/urgency-close.yaml through the schema and
+:func:`experiments.allocation.promotion_rule`, exactly as the allocation service reads them
+(tuned here: floor 7%, P(best) >= 0.90, 500 units per arm, always-valid leader-vs-rest test at
+0.05/8). Thompson runs stop at promotion and then serve the winner; the fixed split tests every
+arm against control at the end (one-sided z, Holm).
 A/A runs (all arms at 5%) measure false promotions. Fixed seeds: run ``i`` of each kind uses
 its own seed, so results are reproducible.
 
@@ -18,26 +21,40 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from abtest.promotion import PromotionRule
 from abtest.simulation import RunResult, Scenario, simulate_fixed_split, simulate_thompson
+from experiments.allocation import promotion_rule
+from experiments.definitions import parse_definition
+from experiments.schema import ThompsonAllocation
 
+#: The playbook whose settings are measured. Its floor of 7% per arm keeps ~half the traffic
+#: exploring, which the P(best) clause needs to separate 5.9% from 5% (3% promoted the best
+#: in only ~60% of trial runs); P(best) >= 0.90, not the schema's default 0.95: the
+#: always-valid clause already bounds A/A false promotions by alpha, and at 0.95 only 84% of
+#: 200 runs promoted the best.
+PLAYBOOK = Path(__file__).resolve().parents[1] / "experiments" / "playbooks" / "urgency-close.yaml"
 BASE, BEST_RATE, BEST_ARM, ARMS = 0.05, 0.059, 5, 8
-#: Thompson floor for 8 arms: 7% each keeps ~half the traffic exploring, which the P(best)
-#: clause needs to separate 5.9% from 5% (3% promoted the best in only ~60% of trial runs).
-FLOOR = 0.07
-#: P(best) >= 0.90, not the schema's 0.95: the always-valid clause already bounds A/A false
-#: promotions by alpha, and at 0.95 only 84% of 200 runs promoted the best (0.90: 95% of 60
-#: trial runs, none promoting a wrong arm).
-RULE = PromotionRule(probability_best=0.90, min_units_per_arm=500)
 SEEDS = {"thompson": 0, "thompson_aa": 10_000, "fixed": 20_000, "fixed_aa": 30_000}
 
 
-def scenario(rates: Sequence[float]) -> Scenario:
-    """The benchmark's serving settings around ``rates``."""
-    return Scenario(tuple(rates), visitors=100_000, batch=1_000, floor=FLOOR, min_units=200)
+def shipped_settings(path: Path = PLAYBOOK) -> tuple[ThompsonAllocation, PromotionRule]:
+    """The playbook's Thompson settings and promotion rule, as the allocation service reads them."""
+    design = parse_definition(yaml.safe_load(path.read_text(encoding="utf-8")))
+    allocation, rule = design.definition.allocation, promotion_rule(design.definition)
+    if not isinstance(allocation, ThompsonAllocation) or rule is None:
+        raise ValueError(f"{path.name} must set Thompson allocation and a promotion rule")
+    return allocation, rule
+
+
+def scenario(rates: Sequence[float], allocation: ThompsonAllocation) -> Scenario:
+    """The benchmark's traffic around ``rates`` with the playbook's Thompson settings."""
+    return Scenario(tuple(rates), visitors=100_000, batch=1_000, floor=allocation.floor,
+                    min_units=allocation.min_units)
 
 
 def _runs(
@@ -97,14 +114,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bandit", description=__doc__)
     parser.add_argument("--runs", type=int, default=200, help="runs per policy and scenario")
     args = parser.parse_args([] if argv is None else argv)  # `python -m bench` passes none
+    allocation, rule = shipped_settings()
     rates = [BASE] * ARMS
     rates[BEST_ARM] = BEST_RATE
-    ab, aa = scenario(rates), scenario([BASE] * ARMS)
+    ab, aa = scenario(rates, allocation), scenario([BASE] * ARMS, allocation)
     started = time.perf_counter()
     thompson = _summary(
         "thompson",
-        _runs(lambda rng: simulate_thompson(ab, RULE, rng), SEEDS["thompson"], args.runs),
-        _runs(lambda rng: simulate_thompson(aa, RULE, rng), SEEDS["thompson_aa"], args.runs),
+        _runs(lambda rng: simulate_thompson(ab, rule, rng), SEEDS["thompson"], args.runs),
+        _runs(lambda rng: simulate_thompson(aa, rule, rng), SEEDS["thompson_aa"], args.runs),
         rates,
     )
     fixed = _summary(
@@ -115,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(
         f"{args.runs} runs x 100,000 visitors, 8 arms, 5% vs 5.9% "
-        f"({time.perf_counter() - started:.0f} s)"
+        f"({time.perf_counter() - started:.0f} s); {PLAYBOOK.name}: floor {allocation.floor},"
+        f" min units {allocation.min_units}, P(best) >= {rule.probability_best},"
+        f" {rule.min_units_per_arm} units per arm"
     )
     _print([thompson, fixed])
     _goals(thompson, fixed)

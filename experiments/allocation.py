@@ -36,7 +36,7 @@ from experiments.errors import NotAllocatable
 from experiments.lifecycle import promote_experiment
 from experiments.models import Base, Experiment, WeightsPeriod, utcnow
 from experiments.results import GroupStats, group_statistics, metric_specs
-from experiments.schema import ThompsonAllocation
+from experiments.schema import ExperimentDefinition, ThompsonAllocation
 from variants import Catalogue
 
 EMPTY = SampleStats(0, 0.0, 0.0)
@@ -153,6 +153,19 @@ def promote_by_hand(
     return experiment
 
 
+def promotion_rule(definition: ExperimentDefinition) -> PromotionRule | None:
+    """The rule the service checks for ``definition`` (None: no automatic promotion).
+
+    The definition sets the thresholds; the sequential and guardrail levels are
+    :class:`abtest.promotion.PromotionRule`'s. bench/bandit.py measures this same rule, read
+    from the urgency-close playbook.
+    """
+    configured = definition.promotion
+    if configured is None:
+        return None
+    return PromotionRule(configured.probability_best, configured.min_units_per_arm)
+
+
 def snapshots(session: Session, key: str) -> list[AllocationSnapshot]:
     """The experiment's allocation history, oldest first."""
     experiment = get_experiment(session, key)
@@ -205,10 +218,9 @@ def _promotion(
     design: Design, data: _ArmData, result: AllocationResult
 ) -> PromotionDecision | None:
     """The rule's verdict, or None when the definition has no promotion rule."""
-    configured = design.definition.promotion
-    if configured is None or result.probability_best is None:
+    rule = promotion_rule(design.definition)
+    if rule is None or result.probability_best is None:
         return None
-    rule = PromotionRule(configured.probability_best, configured.min_units_per_arm)
     kind = design.definition.metrics.primary.kind
     return evaluate_promotion(
         rule, data.primary, kind, result.probability_best, design.control, data.guardrails

@@ -12,14 +12,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bench.bandit import scenario, shipped_settings
 from experiments.allocation import (
     allocate_due,
     allocate_experiment,
     promote_by_hand,
+    promotion_rule,
     snapshots,
 )
 from experiments.assignment import assign, compile_live
 from experiments.db import make_session_factory
+from experiments.definitions import parse_definition
 from experiments.errors import NotAllocatable
 from experiments.models import Assignment, Event, Experiment, WeightsPeriod, utcnow
 from experiments.results import experiment_results
@@ -251,3 +254,13 @@ def test_the_background_scheduler_reweights_a_due_experiment_once(engine, sessio
     assert [s.action for s in snapshots(session, experiment.key)] == ["reweight"]
     with pytest.raises(ValueError):
         AllocationScheduler(factory, period_seconds=0).start()
+
+
+def test_the_bandit_benchmark_measures_the_settings_the_playbook_ships(playbook):
+    definition = parse_definition(playbook("urgency-close")).definition
+    allocation, rule = shipped_settings()
+    assert allocation == definition.allocation and rule == promotion_rule(definition)
+    assert (allocation.floor, allocation.min_units) == (0.07, 200)  # tuned by bench/bandit.py
+    assert (rule.probability_best, rule.min_units_per_arm) == (0.90, 500)
+    served = scenario([0.05] * 8, allocation)
+    assert (served.floor, served.min_units) == (allocation.floor, allocation.min_units)

@@ -41,8 +41,8 @@ URGENCY_FIELDS: dict[str, Any] = {
     "metrics.secondary.1.name": "", "metrics.secondary.1.kind": "binary",
     "metrics.guardrails.0.name": "complaint", "metrics.guardrails.0.kind": "binary",
     "allocation.mode": "thompson", "allocation.period_hours": "24",
-    "allocation.floor": "0.03", "allocation.min_units": "200",
-    "promotion.enabled": "on", "promotion.probability_best": "0.95",
+    "allocation.floor": "0.07", "allocation.min_units": "200",
+    "promotion.enabled": "on", "promotion.probability_best": "0.9",
     "promotion.min_units_per_arm": "500",
     "ss-baseline": "", "ss-mde": "", "ss-traffic": "", "ss-arms": "2",
 }
