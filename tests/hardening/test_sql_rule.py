@@ -14,9 +14,11 @@ import tokenize
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT\s+INTO|UPDATE\b.*\bSET|DELETE\s+FROM|WHERE|"
+_SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT\s+INTO|UPDATE\b.*\bSET|DELETE\s+FROM|"
                   r"DROP\s+(TABLE|SCHEMA|INDEX)|ALTER\s+TABLE|CREATE\s+(TABLE|INDEX|SCHEMA)|"
-                  r"PRAGMA)\b", re.IGNORECASE | re.DOTALL)
+                  r"PRAGMA)\b"
+                  r"|\bWHERE\s+[\w.]+\s*(=|<|>|!=|IN\b|LIKE\b|IS\b)",  # a condition, not prose
+                  re.IGNORECASE | re.DOTALL)
 _F_PREFIX = re.compile(r"^[rRbBuU]*[fF]")
 
 
@@ -57,12 +59,14 @@ def test_the_checker_finds_formatted_sql_and_spares_bind_parameters() -> None:
         'session.execute(text("DELETE FROM events WHERE id = %s" % event_id))',
         'connection.exec_driver_sql("UPDATE experiments SET name = \'{}\'".format(name))',
         'query = f"""\n  select id\n  from experiments where key = {key}\n"""',
+        'clause = f" WHERE e.unit_id = \'{unit}\'"',
     ]
     good = [
         'text("SELECT * FROM events WHERE unit_id = :unit")',
         'connection.exec_driver_sql("PRAGMA integrity_check")',
         'message = f"unknown experiment {key!r}"',
         'label = "where the unit came from: %s" if verbose else ""',
+        'reason = f"{n} units left out (periods where an arm has fewer than 2)"',
     ]
     assert [bool(formatted_sql(sample)) for sample in bad] == [True] * len(bad)
     assert [bool(formatted_sql(sample)) for sample in good] == [False] * len(good)
