@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from experiments.apikeys import create_api_key
 from experiments.db import make_engine, make_session_factory, upgrade
 from web.app import create_app
+from web.scheduling import SCHEDULER
 
 POSTGRES_ENV = "ABTEST_TEST_POSTGRES_URL"
 PLAYBOOKS = Path(__file__).resolve().parent.parent / "experiments" / "playbooks"
@@ -79,6 +80,8 @@ def make_app(db_url: str) -> Iterator[Callable[..., Flask]]:
 
     yield build
     for app in apps:
+        if scheduler := app.extensions.get(SCHEDULER):  # serving apps (TESTING=False) run one
+            scheduler.stop()
         app.extensions["abtest"].engine.dispose()
 
 
