@@ -126,7 +126,8 @@ def test_serve_starts_on_a_fresh_directory(tmp_path) -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         body = None
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # readiness wait: imports are slow on a busy machine
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health") as answer:
                     body = json.load(answer)
