@@ -1,1 +1,1 @@
-"""abtest pure core: hashing, bucketing, targeting conditions, statistics, allocation. No Flask, no DB."""
+"""abtest pure core: hashing, bucketing, targeting, statistics, allocation. No Flask, no DB."""

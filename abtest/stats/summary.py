@@ -42,4 +42,6 @@ class SampleStats:
 
     def __add__(self, other: SampleStats) -> SampleStats:
         """Pool two disjoint samples (e.g. two days, or two allocation periods)."""
-        return SampleStats(self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares)
+        return SampleStats(
+            self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares
+        )
