@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from abtest import verdict as verdicts
-from experiments import charts
 from experiments.errors import FieldIssue, InvalidInput
 from experiments.models import Experiment, utcnow
 from experiments.results import experiment_results, results_document
@@ -205,6 +204,7 @@ def experiment_report(
     session: Session, key: str, week: IsoWeek, window_end: datetime, lang: Lang, segment: str
 ) -> ExperimentReport:
     """One experiment's figures from the results service, with verdict, charts and survey."""
+    from experiments import charts  # matplotlib: seconds to import, so only when reporting
     results = experiment_results(session, key, segment=segment, until=window_end)
     document = results_document(results)
     labels = charts.arm_labels(document, lang)
@@ -269,6 +269,7 @@ def _charts(
     session: Session, document: Mapping[str, Any], window_end: datetime, lang: Lang
 ) -> tuple[Chart, ...]:
     """Lift, probability to be best, cumulative primary metric, allocation up to the window end."""
+    from experiments import charts
     history = [
         point for point in charts.allocation_history(session, document["experiment"])
         if point.at <= window_end
@@ -377,10 +378,11 @@ def _environment() -> Environment:
 
 def render_html(report: WeeklyReport) -> str:
     """The report as one HTML document (CSS inline, images as data: URIs)."""
+    from experiments.charts import metric_name
     template = _environment().get_template("weekly.html.j2")
     return template.render(
         report=report, t=TEXTS[report.lang],
-        metric_name=lambda name: charts.metric_name(name, report.lang),
+        metric_name=lambda name: metric_name(name, report.lang),
         metric_rows=metric_rows,
     )
 
