@@ -50,14 +50,15 @@ from abtest.stats.analysis import (
     AnalysisInput,
     AnalysisResult,
     Group,
+    MetricResult,
     MetricSpec,
     MetricStats,
+    SegmentsReport,
     analyze,
     as_json,
-    segments_report,
     srm_report,
 )
-from abtest.stats.stratified import post_stratify
+from abtest.stats.stratified import StratifiedArms, post_stratify
 from abtest.stats.summary import SampleStats
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.errors import FieldIssue, InvalidInput
@@ -175,8 +176,7 @@ def analysis_input(
     for group in groups:
         overall.add(group)
         by_day.setdefault(group.day, _Folder(design, names)).add(group)
-        label = MISSING if group.segment is None else group.segment
-        by_segment.setdefault(label, _Folder(design, names)).add(group)
+        by_segment.setdefault(_label(group), _Folder(design, names)).add(group)
         units = units_by_version.setdefault(group.weights_version, [0] * len(design.arm_keys))
         units[design.index(group.arm)] += group.stats[0].n
     return AnalysisInput(
@@ -219,7 +219,7 @@ def experiment_results(
         session, experiment.id, metrics, segment=segment, top=top, until=window_end
     )
     data = analysis_input(design, metrics, groups, _periods(session, experiment), segment, top)
-    analysis, estimator = analyze_by_period(config, data, period_statistics(design, groups))
+    analysis, estimator = analyze_by_period(config, data, design, groups)
     return ExperimentResults(
         experiment.key,
         experiment.name,
@@ -242,7 +242,7 @@ def period_statistics(design: Design, groups: Iterable[GroupStats]) -> list[Metr
 
 
 def analyze_by_period(
-    config: AnalysisConfig, data: AnalysisInput, periods: Sequence[MetricStats]
+    config: AnalysisConfig, data: AnalysisInput, design: Design, groups: Sequence[GroupStats]
 ) -> tuple[AnalysisResult, str]:
     """The analysis, post-stratified by allocation period when there is more than one.
 
@@ -253,39 +253,82 @@ def analyze_by_period(
     Bayesian, guardrails, factorial, power) then run on the moment-matched statistics of
     :func:`~abtest.stats.stratified.post_stratify` as numeric metrics (Welch's t-test and
     normal posteriors), because a binary test's ``p(1 - p)/n`` would ignore the
-    stratification; each metric keeps its declared kind in the result. Units, the SRM check,
-    daily figures and segments stay as the database counted them.
+    stratification; each metric keeps its declared kind in the result. Each segment is
+    stratified the same way within its own units (pooled where no period has 2 units in every
+    arm of it). Units, the SRM check and daily figures stay as the database counted them.
 
     References
     ----------
     .. [1] Miratrix, L. W., Sekhon, J. S., Yu, B. (2013). "Adjusting treatment effect estimates
        by post-stratification in randomized experiments". J. R. Stat. Soc. B 75(2), 369-396.
     """
-    several = len(periods) > 1
-    strata = {m.name: post_stratify([p[m.name] for p in periods]) for m in config.metrics
-              if several}
-    primary = strata.get(config.metrics[0].name)
+    periods = period_statistics(design, groups)
+    primary = _stratify(config, periods)[1] if len(periods) > 1 else None
     if primary is None or primary.periods_used == 0:
         return analyze(config, data), POOLED
     numeric = replace(config, metrics=tuple(replace(m, kind="numeric") for m in config.metrics))
-    stratified = {name: result.arms for name, result in strata.items()}
-    found = analyze(numeric, replace(data, overall=stratified, segments=()))
+    segments = tuple(
+        replace(segment, stats=_stratified_or_pooled(config, design, groups, segment))
+        for segment in data.segments
+    )
+    found = analyze(numeric, replace(data, overall=_stratify(config, periods)[0],
+                                     segments=segments))
     units = tuple(arm.n for arm in data.overall[config.metrics[0].name])
     result = replace(
         found,
         units=units,
         srm=srm_report(config, units, data.periods),
-        segments=segments_report(config, data),
-        metrics=tuple(
-            replace(found_metric, kind=declared.kind)
-            for found_metric, declared in zip(found.metrics, config.metrics, strict=True)
-        ),
+        segments=_declared_segments(config, data, found.segments),
+        metrics=_declared_kinds(config, found.metrics),
     )
     estimator = (
         f"{STRATIFIED}: {primary.periods_used} of {len(periods)} periods, "
         f"{primary.units_left_out} units left out (periods where an arm has fewer than 2)"
     )
     return result, estimator
+
+
+def _stratify(
+    config: AnalysisConfig, periods: Sequence[MetricStats]
+) -> tuple[MetricStats, StratifiedArms]:
+    """Every metric post-stratified over ``periods``, and the primary metric's strata."""
+    strata = {m.name: post_stratify([p[m.name] for p in periods]) for m in config.metrics}
+    return {name: s.arms for name, s in strata.items()}, strata[config.metrics[0].name]
+
+
+def _stratified_or_pooled(
+    config: AnalysisConfig, design: Design, groups: Sequence[GroupStats], segment: Group
+) -> MetricStats:
+    """One segment's statistics post-stratified by period, or pooled if no period is usable."""
+    mine = [g for g in groups if _label(g) == segment.label]
+    stratified, primary = _stratify(config, period_statistics(design, mine))
+    return stratified if primary.periods_used else segment.stats
+
+
+def _declared_kinds(
+    config: AnalysisConfig, metrics: Sequence[MetricResult]
+) -> tuple[MetricResult, ...]:
+    """Results of the stratified (numeric) analysis under each metric's declared kind."""
+    return tuple(
+        replace(found, kind=declared.kind)
+        for found, declared in zip(metrics, config.metrics, strict=True)
+    )
+
+
+def _declared_segments(
+    config: AnalysisConfig, data: AnalysisInput, found: SegmentsReport
+) -> SegmentsReport:
+    """Stratified segment results with counted units, declared kinds and the method named."""
+    if found.attribute is None:
+        return found
+    counted = {segment.label: segment for segment in data.segments}
+    values = tuple(
+        replace(value, units=sum(arm.n for arm in counted[value.value].stats[
+            config.metrics[0].name]), metrics=_declared_kinds(config, value.metrics))
+        for value in found.values
+    )
+    method = f"{found.method}; arm means post-stratified by allocation period within a segment"
+    return replace(found, method=method, values=values)
 
 
 def results_document(results: ExperimentResults) -> dict[str, Any]:
@@ -470,6 +513,11 @@ class _Folder:
         return {name: tuple(arms) for name, arms in self._sums.items()}
 
 
+def _label(group: GroupStats) -> str:
+    """The segment label of a group: its value, or :data:`MISSING` without the attribute."""
+    return MISSING if group.segment is None else group.segment
+
+
 def _segments(folders: dict[str, _Folder]) -> tuple[Group, ...]:
     """Largest segment first, ``"(other)"`` last."""
     order = sorted(folders, key=lambda label: (label == OTHER, -folders[label].units(), label))
@@ -532,10 +580,8 @@ def _factorial_table(factorial: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _segment_tables(segments: dict[str, Any] | None) -> list[str]:
-    """The primary metric's arm table within each segment."""
-    if segments is None:
-        return []
+def _segment_tables(segments: dict[str, Any]) -> list[str]:
+    """The primary metric's arm table within each segment (none when none was asked for)."""
     lines = []
     for segment in segments["values"]:
         primary = segment["metrics"][0]

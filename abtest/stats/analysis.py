@@ -286,11 +286,18 @@ class SegmentResult:
     metrics: tuple[MetricResult, ...]
 
 
+#: The segments method when no breakdown was asked for.
+NO_SEGMENT_METHOD = (
+    "no breakdown asked: name an exposure attribute (API ?segment=, CLI --segment) to analyse "
+    "each metric within its top values by units"
+)
+
+
 @dataclass(frozen=True)
 class SegmentsReport:
-    """Per-segment results of one exposure attribute."""
+    """Per-segment results of one exposure attribute (``attribute`` None: none was asked)."""
 
-    attribute: str
+    attribute: str | None
     method: str
     values: tuple[SegmentResult, ...]
 
@@ -321,7 +328,7 @@ class AnalysisResult:
     guardrails: GuardrailsReport
     power: PowerReport
     factorial: FactorialReport | None
-    segments: SegmentsReport | None
+    segments: SegmentsReport
     daily: tuple[DayResult, ...]
 
 
@@ -511,10 +518,14 @@ def factorial_report(config: AnalysisConfig, stats: MetricStats) -> FactorialRep
     return _factorial(primary, result)
 
 
-def segments_report(config: AnalysisConfig, data: AnalysisInput) -> SegmentsReport | None:
-    """The per-metric analysis within each segment of the exposure attribute, if one was asked."""
+def segments_report(config: AnalysisConfig, data: AnalysisInput) -> SegmentsReport:
+    """The per-metric analysis within each segment of the exposure attribute asked for.
+
+    Without one the report is empty and its method says how to ask: segments multiply the
+    analysis, so they are computed on request only.
+    """
     if data.segment_attribute is None:
-        return None
+        return SegmentsReport(None, NO_SEGMENT_METHOD, ())
     method = (
         f"each metric analysed as above within each value of exposure attribute "
         f"{data.segment_attribute!r} (top {data.segment_top} values by units, the rest as "

@@ -311,13 +311,15 @@ SIMPSON = [(1, 0, 1000, 20), (1, 1, 1000, 20), (2, 0, 200, 20), (2, 1, 1800, 180
 
 def _store_cells(session: Session, experiment: Experiment,
                  cells: list[tuple[int, int, int, int]]) -> None:
-    """Units per (version, arm) cell, the first ``conversions`` of each converted."""
+    """Units per (version, arm) cell, the first ``conversions`` of each converted; even and odd
+    units alternate between channels ``app`` and ``web``."""
     arms = design_of(experiment).arm_keys
     for version, arm, units, conversions in cells:
         for j in range(units):
             unit = f"v{version}-a{arm}-{j}"
+            channel = {"channel": "app" if j % 2 == 0 else "web"}
             session.add(Assignment(experiment_id=experiment.id, unit_id=unit, arm=arms[arm],
-                                   weights_version=version, attributes={}, assigned_at=T0))
+                                   weights_version=version, attributes=channel, assigned_at=T0))
             if j < conversions:
                 session.add(Event(event_id=f"e-{unit}", unit_id=unit, name="conversion",
                                   experiment_id=experiment.id,
@@ -362,6 +364,24 @@ def test_moving_weights_and_drifting_rates_give_no_lift_when_stratified(
     assert half_width == pytest.approx(norm.ppf(0.975) * se, rel=1e-3)
     assert [control["units"], treatment["units"]] == document["units"] == [1200, 2800]
     assert document["srm"]["periods"] == 2 and not document["srm"]["mismatch"]
+
+
+def test_each_segment_is_stratified_by_period_too(session: Session, running) -> None:
+    experiment = running()
+    set_weights(session, experiment, [0.1, 0.9])
+    _store_cells(session, experiment, SIMPSON)  # each channel holds half of every cell
+    segments = results_document(experiment_results(session, experiment.key,
+                                                   segment="channel"))["segments"]
+    assert "post-stratified by allocation period" in segments["method"]
+    assert [s["value"] for s in segments["values"]] == ["app", "web"]
+    for segment in segments["values"]:
+        assert segment["units"] == 2000
+        conversion = segment["metrics"][0]
+        assert conversion["kind"] == "binary"
+        control, treatment = conversion["arms"]
+        assert [control["units"], treatment["units"]] == [600, 1400]
+        assert control["mean"] == pytest.approx(0.06) and treatment["mean"] == pytest.approx(0.06)
+        assert treatment["p_value"] > 0.99  # pooled, the segment would show 7.1% vs 3.3%
 
 
 def test_one_allocation_period_is_analysed_pooled(session: Session, running) -> None:

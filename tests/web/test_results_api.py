@@ -118,7 +118,7 @@ def test_document_shape_names_every_method(
     document = client.get(URL, headers=admin_headers).json
     for key in ("srm", "factorial", "guardrails", "power", "metrics", "multiple_comparisons"):
         assert key in document
-    for section in ("srm", "factorial", "guardrails", "power"):
+    for section in ("srm", "factorial", "guardrails", "power", "segments"):
         assert document[section]["method"]
     arm = document["metrics"][0]["arms"][1]
     for field in ("units", "mean", "lift", "p_value", "p_value_sequential",
@@ -128,7 +128,8 @@ def test_document_shape_names_every_method(
     assert "Holm and Benjamini-Hochberg across 7 arms x 3 metrics" in document["metrics"][0][
         "method"]
     assert document["factorial"]["factors"] == ["countdown", "stock_left", "loyal_price"]
-    assert document["segments"] is None
+    assert document["segments"]["attribute"] is None and document["segments"]["values"] == []
+    assert "?segment=" in document["segments"]["method"]
 
 
 def test_segment_and_alpha_parameters(
@@ -140,6 +141,7 @@ def test_segment_and_alpha_parameters(
     arm = narrow["metrics"][1]["arms"][2]["lift"]["absolute_ci"]
     default = wide["metrics"][1]["arms"][2]["lift"]["absolute_ci"]
     assert arm[1] - arm[0] < default[1] - default[0]
+    assert "'channel'" in narrow["segments"]["method"]
     values = [s["value"] for s in narrow["segments"]["values"]]
     assert len(values) == 3 and values[-1] == "(other)"
     assert sum(s["units"] for s in narrow["segments"]["values"]) == 800
