@@ -13,6 +13,7 @@ from experiments.definitions import get_experiment
 from tests.experiments.conftest import stock_definition
 from tests.experiments.test_allocation import THOMPSON, seed_arm
 from tests.web.test_api_errors import check_error
+from web.cli import main
 from web.openapi import build_openapi
 
 BASE = "/api/v1/experiments"
@@ -117,3 +118,18 @@ def test_allocate_is_documented_with_its_outcome_and_errors(app) -> None:
     conflict = operation["responses"]["409"]["content"]["application/json"]["schema"]
     assert conflict["$ref"].endswith("/ErrorOut")
     assert operation["security"] == [{"bearer": []}] and "409" in operation["summary"]
+
+
+def test_cli_allocates_what_is_due_or_the_experiment_named(app, client, admin_headers, runner) -> None:
+    _thompson(client, admin_headers)
+    _seed(app, [(300, 15), (300, 45)])
+    due = runner.invoke(main, ["allocate"])  # the first period (period_hours) has just begun
+    assert (due.exit_code, due.output.strip()) == (0, "no Thompson experiment is due")
+    done = runner.invoke(main, ["allocate", "--experiment", "stock-test", "--seed", "1"])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == "stock-test: reweight v2 [0.050, 0.950]"
+    again = runner.invoke(main, ["allocate"])
+    assert (again.exit_code, again.output.strip()) == (0, "no Thompson experiment is due")
+    assert _recorded(app)[0] == ["reweight"]
+    unknown = runner.invoke(main, ["allocate", "--experiment", "missing"])
+    assert unknown.exit_code != 0 and "--experiment:" in unknown.output
