@@ -82,21 +82,21 @@ def ever_rejects(t: np.ndarray, c: np.ndarray, per_day: int, test) -> bool:
 
 @pytest.mark.slow
 def test_sequential_survives_daily_peeking_while_naive_z_test_does_not():
-    """A/A, 1,000 experiments x 28 daily looks, 300 units per arm per day, 10% conversion.
+    """A/A, 2,000 experiments x 28 daily looks, 300 units per arm per day, 10% conversion.
 
     Rejecting as soon as any look is significant: the always-valid p-value keeps the false
     positive rate below alpha; the fixed-horizon z-test does not (Johari et al. 2017).
     """
     rng = np.random.default_rng(404)
-    sims, days, per_day = 1000, 28, 300
+    sims, days, per_day = 2000, 28, 300
     t = daily_cumulative_counts(rng, sims, days, per_day, 0.10)
     c = daily_cumulative_counts(rng, sims, days, per_day, 0.10)
     sequential = np.mean(
         [ever_rejects(a, b, per_day, sequential_compare) for a, b in zip(t, c, strict=True)]
     )
     naive = np.mean([ever_rejects(a, b, per_day, compare) for a, b in zip(t, c, strict=True)])
-    assert sequential <= 0.05
-    assert naive > 0.10
+    assert sequential <= 0.05, sequential
+    assert naive > 0.15, naive  # far above alpha (0.28 here): 28 looks at a fixed-horizon test
 
 
 @pytest.mark.slow
