@@ -31,6 +31,10 @@ from abtest.stats.summary import SampleStats
 #: of it), which keeps 16 arms under 10 ms (bench/thompson_speed.py). The dashboard's
 #: probability best keeps its own, larger draw count on the same sampler.
 DEFAULT_DRAWS = 5_000
+#: No arm's weight goes below this share of new units (it keeps learning).
+DEFAULT_FLOOR = 0.01
+#: Weights stay put until every arm has this many units.
+DEFAULT_MIN_UNITS = 100
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,8 @@ class AllocationResult:
 def thompson_weights(
     arms: Sequence[SampleStats],
     kind: MetricKind = "binary",
-    floor: float = 0.01,
-    min_units: int = 100,
+    floor: float = DEFAULT_FLOOR,
+    min_units: int = DEFAULT_MIN_UNITS,
     draws: int = DEFAULT_DRAWS,
     seed: int | np.random.Generator | None = None,
     prior: BetaPrior = UNIFORM_PRIOR,

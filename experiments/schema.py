@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from abtest.allocation import DEFAULT_FLOOR, DEFAULT_MIN_UNITS
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -85,8 +87,8 @@ class ThompsonAllocation(_Model):
 
     mode: Literal["thompson"]
     period_hours: int = Field(default=24, ge=1, le=24 * 30)
-    floor: float = Field(default=0.02, ge=0.0, lt=1.0)
-    min_units: int = Field(default=100, ge=0)
+    floor: float = Field(default=DEFAULT_FLOOR, ge=0.0, lt=1.0)
+    min_units: int = Field(default=DEFAULT_MIN_UNITS, ge=0)
 
 
 Allocation = Annotated[FixedAllocation | ThompsonAllocation, Field(discriminator="mode")]
