@@ -92,6 +92,13 @@ def _print(rows: list[dict[str, float | str]]) -> None:
         print(f"{field:30}" + "".join(f"{cell:>16}" for cell in cells))
 
 
+def _gained(thompson: dict[str, float | str], fixed: dict[str, float | str]) -> None:
+    """Conversions Thompson sampling gained over the fixed split, per run on average."""
+    gained = float(thompson["conversions"]) - float(fixed["conversions"])
+    print(f"conversions gained by thompson: {gained:+,.1f} per run "
+          f"({gained / float(fixed['conversions']):+.2%} of the fixed split's)")
+
+
 def _goals(thompson: dict[str, float | str], fixed: dict[str, float | str]) -> None:
     cut = 1 - float(thompson["regret"]) / float(fixed["regret"])
     checks = [
@@ -138,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" {rule.min_units_per_arm} units per arm"
     )
     _print([thompson, fixed])
+    _gained(thompson, fixed)
     _goals(thompson, fixed)
 
 
