@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abtest.allocation import thompson_weights
+from abtest.allocation import DEFAULT_FLOOR, DEFAULT_MIN_UNITS, thompson_weights
 from abtest.promotion import PromotionRule, evaluate_promotion
 from abtest.stats.frequentist import adjust_comparisons, compare
 from abtest.stats.summary import SampleStats
@@ -42,8 +42,8 @@ class Scenario:
     rates: tuple[float, ...]
     visitors: int = 100_000
     batch: int = 1_000
-    floor: float = 0.01
-    min_units: int = 100
+    floor: float = DEFAULT_FLOOR
+    min_units: int = DEFAULT_MIN_UNITS
     control_index: int = 0
 
     def regret(self, units: np.ndarray) -> float:
