@@ -47,18 +47,32 @@ class LiveServer:
 
 @dataclass
 class BrowserErrors:
-    """What a page did that a test must notice: dialogs (alert = script ran), JS errors."""
+    """What a page did that a test must notice: dialogs (alert = script ran), JS errors.
+
+    A page watched with ``accept_confirms`` accepts confirm() dialogs as a user clicking OK
+    would (the marketer's lifecycle buttons ask one) and lists them in ``confirmations``;
+    any other dialog is still an unexpected one."""
 
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    confirmations: list[str] = field(default_factory=list)
 
-    def watch(self, page: Any) -> None:
+    def watch(self, page: Any, accept_confirms: bool = False) -> None:
         def on_dialog(dialog: Any) -> None:
+            if accept_confirms and dialog.type == "confirm":
+                self.confirmations.append(dialog.message)
+                dialog.accept()
+                return
             self.dialogs.append(dialog.message)
             dialog.dismiss()
 
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+
+    def assert_none(self) -> None:
+        """Fail if any watched page opened an unexpected dialog or threw a JS error."""
+        assert self.dialogs == [], f"unexpected dialogs (did user text run?): {self.dialogs}"
+        assert self.page_errors == [], f"JavaScript errors: {self.page_errors}"
 
 
 @pytest.fixture
@@ -96,15 +110,15 @@ def browser_errors() -> BrowserErrors:
 
 
 @pytest.fixture
-def new_page(browser: Any, browser_errors: BrowserErrors) -> Iterator[Callable[[], Any]]:
+def new_page(browser: Any, browser_errors: BrowserErrors) -> Iterator[Callable[..., Any]]:
     """Factory of pages, each in its own context: a separate shopper (own localStorage)."""
     contexts: list[Any] = []
 
-    def open_page() -> Any:
+    def open_page(accept_confirms: bool = False) -> Any:
         context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
         contexts.append(context)
         page = context.new_page()
-        browser_errors.watch(page)
+        browser_errors.watch(page, accept_confirms)
         return page
 
     yield open_page

@@ -198,15 +198,20 @@ def preview() -> Response:
 
 
 def sample_size_estimate() -> Response | tuple[Response, int]:
-    """"With your traffic this needs about N days": power.sample_size and days_needed."""
+    """"With your traffic this needs about N days": power.sample_size and days_needed.
+
+    Errors are keyed by each field's id (``ss-baseline``...), the name its input posts and
+    its error slot (``error-<id>``) on the form carries, so the page can put each one beside
+    its field."""
     form = SampleSizeForm(prefix="ss")
     if not form.validate_on_submit():
-        return jsonify(errors=form.errors), 422
+        return jsonify(errors={form[name].id: messages
+                               for name, messages in form.errors.items()}), 422
     arms = form.arms.data or 2
     plan = sample_size("binary", float(form.baseline.data) / 100, float(form.mde.data) / 100,
                        arms=arms)
     if plan.n_per_arm is None:
-        return jsonify(errors={"ss-mde": [plan.reason]}), 422
+        return jsonify(errors={form.mde.id: [plan.reason]}), 422
     duration = days_needed(plan.n_per_arm, form.traffic.data or 0, arms=arms)
     message = _("With your traffic this needs about %(days)s days (%(n)s shoppers per arm).",
                 days=duration.days, n=plan.n_per_arm)

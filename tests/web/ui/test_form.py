@@ -180,7 +180,19 @@ def test_sample_size_calculator_uses_the_power_module(editor: FlaskClient) -> No
     assert answer.json["n_per_arm"] == plan.n_per_arm
     assert answer.json["days"] == days_needed(plan.n_per_arm, 2000, arms=8).days
     bad = post_form(editor, "/experiments/-/sample-size", {**fields, "ss-baseline": "150"}, NEW)
-    assert bad.status_code == 422 and "baseline" in bad.json["errors"]
+    assert bad.status_code == 422 and list(bad.json["errors"]) == ["ss-baseline"]
+
+
+def test_calculator_errors_are_keyed_like_the_slots_on_the_form(editor: FlaskClient) -> None:
+    """Each error's key is the id of a field whose ``error-<key>`` slot the form renders, so
+    the page's script can show it beside that field."""
+    blank = {"ss-baseline": "", "ss-mde": "abc", "ss-traffic": "0", "ss-arms": "1"}
+    answer = post_form(editor, "/experiments/-/sample-size", blank, NEW)
+    assert answer.status_code == 422
+    form = editor.get(NEW).get_data(as_text=True)
+    assert sorted(answer.json["errors"]) == sorted(blank)
+    for field in answer.json["errors"]:
+        assert f'id="{field}"' in form and f'id="error-{field}"' in form
 
 
 @pytest.mark.parametrize(("path", "field"), [

@@ -53,6 +53,7 @@
     document.querySelectorAll("#sample-size .field-error").forEach((span) => {
       span.textContent = "";
     });
+    // Errors come keyed by field id (ss-baseline...); each field's slot is error-<id>.
     for (const [field, messages] of Object.entries(answer.errors || {})) {
       const span = document.getElementById(`error-${field}`);
       if (span) span.textContent = messages.join("; ");
