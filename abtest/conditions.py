@@ -16,6 +16,12 @@ silent:
 - Ordering (``$gt`` ...) is JavaScript's: two strings compare by UTF-16 code units, anything
   else as numbers, with ``null`` as 0 and numeric strings as their value (``"8" > 5``); a pair
   that is not a number (``"abc"``, arrays, objects) matches no ordering.
+- An operand whose meaning differs between the JavaScript and Python SDKs is a bad condition,
+  so a saved rule means the same in every SDK: ``$gt`` and kin take a number or a string, not
+  a boolean or ``null`` (JavaScript orders ``2 > true``, growthbook-python orders nothing with a
+  boolean); ``$exists`` takes a JSON scalar by its truthiness, as both SDKs do (``1`` means
+  true; ``0``, ``""`` and ``null`` false), but no array or object (truthy in JavaScript, falsy
+  in Python).
 - Equality (literals, ``$eq``, ``$in``, ``$all``) is strict: same JSON type, compared by value
   (so ``true`` is not ``1`` and arrays or objects compare element by element, not by reference).
 - Versions compare GrowthBook's padded version strings; a non-string attribute matches none of
@@ -359,6 +365,15 @@ def _is_number_or_string(operand: Any) -> bool:
     return type(operand) in (int, float, str)
 
 
+def _is_truthy_alike(operand: Any) -> bool:
+    """A JSON scalar other than NaN: JavaScript and Python agree on its truthiness."""
+    return type(operand) in _SCALARS and operand == operand
+
+
+def _exists(actual: Any, operand: Any, _groups: SavedGroups) -> bool:
+    return (actual is not None) == bool(operand)
+
+
 @dataclass(frozen=True, slots=True)
 class _Operator:
     """Which operands an operator accepts, and how it tests an attribute value against one."""
@@ -394,10 +409,7 @@ _OPERATORS: dict[str, _Operator] = {
     "$regexi": _Operator(_accepts_regex, _REGEX_IGNORING_CASE),
     "$notRegex": _Operator(_accepts_regex, _negated(_REGEX)),
     "$notRegexi": _Operator(_accepts_regex, _negated(_REGEX_IGNORING_CASE)),
-    "$exists": _Operator(
-        lambda operand: type(operand) is bool,
-        lambda actual, operand, _groups: (actual is not None) == operand,
-    ),
+    "$exists": _Operator(_is_truthy_alike, _exists),
     "$type": _Operator(
         lambda operand: operand in _TYPE_NAMES.values(),
         lambda actual, operand, _groups: _json_type(actual) == operand,

@@ -25,6 +25,9 @@ from experiments.schema import ExperimentDefinition
 from variants import Catalogue
 
 ACTIVE_STATUSES = ("draft", "running", "paused")
+# A promoted experiment still serves its assigned units their own arms (in_experiment: true),
+# so it keeps its layer range; stopping it (everyone then sees the winner) frees the range.
+LAYER_HOLDING_STATUSES = (*ACTIVE_STATUSES, "promoted")
 FROZEN_STATUSES = ("stopped", "promoted")
 
 
@@ -291,13 +294,14 @@ def touch(experiment: Experiment) -> None:
 
 
 def check_layer(session: Session, definition: ExperimentDefinition, exclude_id: int | None) -> None:
-    """LayerOverlap when another non-finished experiment claims part of the same layer range."""
+    """LayerOverlap when another experiment holding its layer (draft, running, paused or
+    promoted: LAYER_HOLDING_STATUSES) claims part of the same range."""
     if definition.layer is None:
         return
     start, end = definition.layer.range
     query = select(Experiment.key, Experiment.layer_start, Experiment.layer_end).where(
         Experiment.layer_name == definition.layer.name,
-        Experiment.status.in_(ACTIVE_STATUSES),
+        Experiment.status.in_(LAYER_HOLDING_STATUSES),
         Experiment.layer_start < end,
         Experiment.layer_end > start,
     )

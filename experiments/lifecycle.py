@@ -1,5 +1,9 @@
 """The status machine: draft → running ⇄ paused → stopped, or promoted with a winner arm.
 
+A promoted experiment keeps its layer range, because its assigned units still see their own
+arms; stopping it retires it: everyone sees the winner, nobody is in the experiment any more,
+and the range is free for the next experiment.
+
 Each move bumps the experiment's version so every process serves the new state at once, and is
 recorded in the audit log under the caller's ``actor``.
 """
@@ -18,7 +22,7 @@ from variants import Catalogue
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "start": (frozenset({"draft", "paused"}), "running"),
     "pause": (frozenset({"running"}), "paused"),
-    "stop": (frozenset({"running", "paused"}), "stopped"),
+    "stop": (frozenset({"running", "paused", "promoted"}), "stopped"),
     "promote": (frozenset({"running", "paused", "stopped"}), "promoted"),
 }
 
@@ -56,9 +60,10 @@ def pause_experiment(session: Session, key: str, *, actor: str = audit.SYSTEM) -
 
 
 def stop_experiment(session: Session, key: str, *, actor: str = audit.SYSTEM) -> Experiment:
-    """End the experiment: everyone gets the control."""
+    """End the experiment: everyone gets the control, or the winner once promoted; its layer
+    range is free. The analysis window keeps ending at the first stop or promotion."""
     experiment = _move(session, key, "stop", actor)
-    experiment.stopped_at = utcnow()
+    experiment.stopped_at = experiment.stopped_at or utcnow()
     session.flush()
     return experiment
 
@@ -67,13 +72,15 @@ def promote_experiment(
     session: Session, key: str, arm: str, catalogue: Catalogue | None = None,
     *, actor: str = audit.SYSTEM,
 ) -> Experiment:
-    """Make ``arm`` the winner: new units get it, assigned units keep their arm."""
+    """Make ``arm`` the winner: new units get it, assigned units keep their arm, so the layer
+    range must be free again when a stopped experiment is promoted."""
     experiment = get_experiment(session, key)
-    arm_keys = design_of(experiment, catalogue).arm_keys
-    if arm not in arm_keys:
+    design = design_of(experiment, catalogue)
+    if arm not in design.arm_keys:
         raise InvalidInput([FieldIssue("arm", f"{arm!r} is not an arm of {key!r};"
-                                              f" arms: {', '.join(arm_keys)}")])
+                                              f" arms: {', '.join(design.arm_keys)}")])
     experiment = _move(session, key, "promote", actor, arm=arm)
+    check_layer(session, design.definition, exclude_id=experiment.id)
     experiment.winner_arm = arm
     now = utcnow()
     experiment.promoted_at = now

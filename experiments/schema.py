@@ -6,10 +6,12 @@ variants catalogue live in :mod:`experiments.definitions` so they can name the e
 """
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,12 +29,48 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 ParameterValue = StrictStr | StrictInt | StrictFloat
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _finite_json(value: Any) -> Any:
+    """Refuse NaN and ±Infinity anywhere in a JSON value: JSON has no such numbers (Python's
+    json reads ``1e999`` as inf) and PostgreSQL's json type refuses to store them."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # iterative: a value nested ~1,000 deep must not overflow the stack here
+        path, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            where = f" ({path.lstrip('.')} is {item})" if path else ""
+            raise ValueError(f"numbers must be finite (JSON has no NaN or Infinity){where}")
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{key}", child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
+    return value
+
+
+FiniteJson = Annotated[Any, AfterValidator(_finite_json)]
+"""Any JSON value without non-finite numbers (attributes, targeting)."""
+
+
+def _plausible_event_time(value: datetime) -> datetime:
+    """The time in UTC (naive means UTC) if it lies in [2000, 2100): outside it a timestamp is a
+    client's clock or encoding bug, and the extremes of ``datetime`` cannot even be converted."""
+    try:
+        utc = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_EVENT <= utc < LATEST_EVENT:
+        raise ValueError(f"must be at or after {EARLIEST_EVENT:%Y-%m-%d} and before"
+                         f" {LATEST_EVENT:%Y-%m-%d} (UTC)")
+    return utc
 
 
 class _Model(BaseModel):
-    """Unknown fields are errors: a typo in a playbook must not be silently ignored."""
+    """Unknown fields are errors: a typo in a playbook must not be silently ignored. Floats
+    must be finite: JSON cannot carry NaN or Infinity back to a client or into PostgreSQL."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class UnitChoice(_Model):
@@ -104,7 +142,7 @@ class PromotionRule(_Model):
 class ExperimentDefinition(_Model):
     """A script experiment: which units vary, how arms are built, who sees it, what counts."""
 
-    model_config = ConfigDict(extra="forbid", title="ExperimentDefinition")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, title="ExperimentDefinition")
 
     key: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -114,7 +152,7 @@ class ExperimentDefinition(_Model):
     design: Literal["factorial", "arms"] = "factorial"
     arms: list[dict[Identifier, Identifier]] | None = None
     control: str | None = Field(default=None, description="Arm key; default: the first arm")
-    targeting: dict[str, Any] = Field(default_factory=dict)
+    targeting: dict[str, FiniteJson] = Field(default_factory=dict)
     coverage: Probability = 1.0
     weights: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = None
     layer: Layer | None = None
@@ -130,8 +168,10 @@ class EventIn(_Model):
     unit_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     experiment: Slug | None = None
     name: Identifier
-    value: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    timestamp: datetime | None = Field(default=None, description="ISO 8601; default: now")
+    value: float | None = None
+    timestamp: Annotated[datetime, AfterValidator(_plausible_event_time)] | None = Field(
+        default=None, description="ISO 8601, from 2000-01-01 to before 2100-01-01 UTC;"
+                                  " default: now")
 
 
 class FeedbackIn(_Model):

@@ -17,16 +17,21 @@ _KEY = re.compile(IDENTIFIER)
 
 
 def arms(
-    units: Mapping[str, Sequence[str]] | None = None,
+    units: Mapping[str, Sequence[str]] | Sequence[Mapping[str, str]] | None = None,
     explicit: Sequence[Mapping[str, str]] | None = None,
 ) -> list[Arm]:
     """The arms of a design, in a stable order.
 
     ``arms(units)`` is the full factorial (itertools.product in the units' order: 2×2×2 = 8).
-    ``arms(explicit=[...])`` validates and returns chosen arms: each arm chooses the same units,
-    no arm twice. Add ``units`` to also require each choice to come from that unit's list.
+    ``arms([...])`` or ``arms(explicit=[...])`` validates and returns chosen arms (a fractional
+    design): each arm chooses the same units, no arm twice. Add ``units`` to also require each
+    choice to come from that unit's list.
     Arms come back as new dicts in one unit order (``units``' or else the first arm's).
     """
+    if units is not None and not isinstance(units, Mapping):
+        if explicit is not None:
+            raise TypeError("units must map each unit to its variants when explicit= is given")
+        units, explicit = None, _arm_list(units)
     if explicit is None:
         if units is None:
             raise ValueError("give units= (full factorial) or explicit= (a list of arms)")
@@ -40,11 +45,22 @@ def arms(
     return _check_explicit(explicit, units or {key: () for key in explicit[0]})
 
 
+def _arm_list(explicit: object) -> Sequence[Mapping[str, str]]:
+    """``explicit`` if it is a list of arms; TypeError naming what it is otherwise."""
+    if isinstance(explicit, str | bytes) or not isinstance(explicit, Sequence):
+        raise TypeError("give units as {unit: [variants]} or the arms as a list of"
+                        f" {{unit: variant}} dicts, not {type(explicit).__name__}")
+    return explicit
+
+
 def _check_units(units: Mapping[str, Sequence[str]]) -> None:
     if not units:
         raise ValueError("a design needs at least one unit")
     for unit_key, variant_keys in units.items():
         _check_key(unit_key)
+        if isinstance(variant_keys, str):
+            raise TypeError(f"unit {unit_key!r} must list its variants, not the string"
+                            f" {variant_keys!r}")
         if not variant_keys:
             raise ValueError(f"unit {unit_key!r} lists no variants")
         if len(set(variant_keys)) != len(variant_keys):
@@ -59,6 +75,8 @@ def _check_explicit(
     """Validate each arm against ``units`` (an empty variant list accepts any variant)."""
     numbers_by_key: dict[str, int] = {}
     for number, arm in enumerate(explicit, start=1):
+        if not isinstance(arm, Mapping):
+            raise TypeError(f"arm {number} must be a {{unit: variant}} dict, not {arm!r}")
         if set(arm) != set(units):
             raise ValueError(f"arm {number} chooses {sorted(arm)}, expected {sorted(units)}")
         for unit_key, allowed in units.items():

@@ -38,13 +38,20 @@ def close_session(_error: BaseException | None = None) -> None:
         db_session.close()
 
 
+def _refuse_constant(name: str) -> None:
+    """``NaN`` and ``Infinity`` are not JSON (RFC 8259) though Python's json reads them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or BadRequestBody saying what is wrong with it."""
     raw = request.get_data(cache=False)
     try:
-        data = json.loads(raw) if raw else None
+        data = json.loads(raw, parse_constant=_refuse_constant) if raw else None
     except ValueError as error:
         raise BadRequestBody(f"malformed JSON body: {error}") from None
+    except RecursionError:
+        raise BadRequestBody("malformed JSON body: nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequestBody("the body must be a JSON object")
     return data

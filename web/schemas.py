@@ -3,18 +3,18 @@ from the same models that validate requests)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
 
-from experiments.schema import EventIn, ExperimentDefinition, Slug
+from experiments.schema import EventIn, ExperimentDefinition, FiniteJson, Slug
 from experiments.tracking import MAX_EVENTS_PER_CALL
 
 UnitId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class AssignRequest(_Request):
@@ -23,7 +23,7 @@ class AssignRequest(_Request):
     unit_id: UnitId
     experiment: Slug | None = None
     experiments: list[Slug] | None = Field(default=None, max_length=100)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, FiniteJson] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_selector(self) -> AssignRequest:

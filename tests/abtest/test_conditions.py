@@ -17,8 +17,10 @@ BAD_CONDITIONS = {
     "$all not a list": {"tags": {"$all": "vip"}},
     "$gt on a list": {"age": {"$gt": [1]}},
     "$gt on a boolean": {"age": {"$gt": True}},
+    "$lte on null": {"age": {"$lte": None}},
     "$vgt on a number": {"version": {"$vgt": 2}},
-    "$exists not a boolean": {"age": {"$exists": 1}},
+    "$exists on an array": {"age": {"$exists": []}},
+    "$exists on an object": {"age": {"$exists": {"a": 1}}},
     "$type unknown name": {"age": {"$type": "integer"}},
     "$elemMatch not an object": {"tags": {"$elemMatch": "vip"}},
     "$inGroup not a name": {"name": {"$inGroup": ["a"]}},
@@ -88,6 +90,37 @@ def test_valid_condition_passes_validation() -> None:
 )
 def test_ordering_follows_javascript(condition: dict, attributes: dict, expected: bool) -> None:
     assert evaluate(condition, attributes) is expected
+
+
+SCALARS = [True, False, 1, 0, 0.5, -2, "", "0", "yes", None]
+PRESENCES = {"value": {"x": 0}, "text": {"x": "a"}, "null": {"x": None}, "missing": {}}
+
+
+@pytest.mark.parametrize("operand", SCALARS, ids=repr)
+@pytest.mark.parametrize("attributes", PRESENCES.values(), ids=PRESENCES.keys())
+def test_exists_reads_a_scalar_operand_by_its_truthiness(operand: object,
+                                                        attributes: dict) -> None:
+    """``{"$exists": 1}`` means true and ``0`` false, as in GrowthBook's JS and Python SDKs."""
+    present = attributes.get("x") is not None
+    condition = {"x": {"$exists": operand}}
+    assert evaluate(condition, attributes) is (present == bool(operand))
+    assert evaluate({"$not": condition}, attributes) is (present != bool(operand))
+    core = pytest.importorskip("growthbook.core")
+    for form in (condition, {"$not": condition}):
+        assert evaluate(form, attributes) is core.evalCondition(attributes, form)
+
+
+@pytest.mark.parametrize("operand", [True, False], ids=repr)
+@pytest.mark.parametrize("operator", ["$gt", "$gte", "$lt", "$lte"])
+def test_ordering_against_a_boolean_matches_nothing(operator: str, operand: bool) -> None:
+    """JavaScript orders ``2 > true``; growthbook-python orders nothing with a boolean. We
+    refuse the operand, which agrees with growthbook-python outside ``$not``."""
+    core = pytest.importorskip("growthbook.core")
+    condition = {"x": {operator: operand}}
+    with pytest.raises(InvalidCondition, match="cannot take"):
+        validate_condition(condition)
+    for value in [*SCALARS, [1], {"a": 1}]:
+        assert evaluate(condition, {"x": value}) is core.evalCondition({"x": value}, condition)
 
 
 @pytest.mark.parametrize(

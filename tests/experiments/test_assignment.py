@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from abtest import bucketing
 from experiments.assignment import assign, assign_all
 from experiments.definitions import set_weights, update_experiment
-from experiments.errors import NotFound
+from experiments.errors import LayerOverlap, NotFound
 from experiments.lifecycle import pause_experiment, promote_experiment, stop_experiment
 from experiments.models import Assignment
 from tests.experiments.conftest import stock_definition
@@ -65,6 +65,31 @@ def test_layer_ranges_never_share_a_unit(session: Session, running) -> None:
     assert not left & right
     assert len(left | right) == 2000  # the two halves cover the layer
     assert 900 <= len(left) <= 1100
+
+
+def test_a_promoted_experiment_shares_its_layer_units_only_once_retired(
+    session: Session, running
+) -> None:
+    """Promoted: its units keep their arms, so no experiment may enrol them in that layer.
+    Stopped: everyone sees the winner outside the experiment, and the range can be reused."""
+    chat = {"name": "chat", "range": [0.0, 0.5]}
+    running("old", layer=chat)
+    ids = [f"visitor-{i}" for i in range(400)]
+    enrolled = {u for u in ids if assign(session, "old", u).in_experiment}
+    promote_experiment(session, "old", "stock_left=on")
+    session.commit()
+    assert {u for u in ids if assign(session, "old", u).in_experiment} == enrolled
+    with pytest.raises(LayerOverlap):
+        running("new", layer=chat)
+    session.rollback()
+    stop_experiment(session, "old")
+    session.commit()
+    running("new", layer=chat)
+    for unit in ids:
+        old, new = assign(session, "old", unit), assign(session, "new", unit)
+        assert not (old.in_experiment and new.in_experiment)
+        assert (old.in_experiment, old.arm) == (False, "stock_left=on")
+        assert new.in_experiment == (unit in enrolled)  # the same hash range, now free
 
 
 def test_paused_keeps_assigned_units_and_gives_newcomers_control(

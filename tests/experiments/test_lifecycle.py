@@ -19,7 +19,8 @@ MOVES = {"start": start_experiment, "pause": pause_experiment, "stop": stop_expe
 PATHS = {"draft": [], "running": ["start"], "paused": ["start", "pause"],
          "stopped": ["start", "stop"], "promoted": ["start", "promote"]}
 LEGAL = {("draft", "start"), ("running", "pause"), ("running", "stop"), ("running", "promote"),
-         ("paused", "start"), ("paused", "stop"), ("paused", "promote"), ("stopped", "promote")}
+         ("paused", "start"), ("paused", "stop"), ("paused", "promote"), ("stopped", "promote"),
+         ("promoted", "stop")}
 
 
 @pytest.mark.parametrize("status", PATHS)
@@ -66,6 +67,21 @@ def test_layer_overlap_is_refused_on_create_update_and_start(session: Session) -
     stop_experiment(session, "a")
     create_experiment(session, stock_definition("d", layer={"name": "chat", "range": [0, 0.5]}))
     start_experiment(session, "d")
+
+
+def test_a_promoted_experiment_holds_its_layer_range_until_stopped(session: Session) -> None:
+    chat = {"name": "chat", "range": [0, 0.5]}
+    create_experiment(session, stock_definition("a", layer=chat))
+    start_experiment(session, "a")
+    promote_experiment(session, "a", "stock_left=on")
+    with pytest.raises(LayerOverlap, match="overlaps experiment 'a'"):
+        create_experiment(session, stock_definition("b", layer=chat))
+    retired = stop_experiment(session, "a")
+    assert retired.stopped_at == retired.promoted_at  # the analysis window still ends there
+    create_experiment(session, stock_definition("b", layer=chat))
+    start_experiment(session, "b")
+    with pytest.raises(LayerOverlap, match="overlaps experiment 'b'"):
+        promote_experiment(session, "a", "stock_left=off")  # would revive a's sticky arms
 
 
 def test_live_experiments_keep_their_arms(session: Session) -> None:

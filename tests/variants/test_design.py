@@ -53,6 +53,29 @@ def test_explicit_arms_alone_must_agree_with_the_first_arm() -> None:
         arms(explicit=[{"countdown": "on"}, {"countdown": "off", "stock_left": "on"}])
 
 
+def test_explicit_arms_may_be_given_positionally() -> None:
+    """The issue's signature: ``arms(units)`` "accepts an explicit list of arms instead"."""
+    assert arms(HALF_FRACTION) == arms(explicit=HALF_FRACTION) == HALF_FRACTION
+    with pytest.raises(ValueError, match="arm 5 repeats arm 1"):
+        arms([*HALF_FRACTION, HALF_FRACTION[0]])
+
+
+@pytest.mark.parametrize(
+    ("call", "problem"),
+    [
+        (lambda: arms(HALF_FRACTION, explicit=HALF_FRACTION), "units must map each unit"),
+        (lambda: arms("countdown=on"), "not str"),
+        (lambda: arms(3), "not int"),  # type: ignore[arg-type]
+        (lambda: arms([HALF_FRACTION[0], ["countdown", "on"]]), "arm 2 must be a"),
+        (lambda: arms({"countdown": "on"}), "must list its variants, not the string 'on'"),
+    ],
+    ids=["list-and-explicit", "string", "number", "arm-not-a-dict", "variants-a-string"],
+)
+def test_designs_of_the_wrong_shape_say_so(call, problem: str) -> None:
+    with pytest.raises(TypeError, match=problem):
+        call()
+
+
 @pytest.mark.parametrize(
     ("explicit", "problem"),
     [

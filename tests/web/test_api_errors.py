@@ -1,7 +1,12 @@
 """Every error path answers JSON ``{"error": {"code", "message", "field"?}}`` with a 4xx."""
 from __future__ import annotations
 
+import json
+
 import pytest
+from sqlalchemy import select
+
+from experiments.models import Assignment, Event, Feedback
 
 ASSIGN = "/api/v1/assign"
 
@@ -108,3 +113,104 @@ def test_a_bug_answers_json_500(app, client) -> None:
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
     check_error(client.get("/boom"), 500, "internal_error")
+
+
+def post_raw(client, path: str, body: bytes, headers: dict[str, str]):
+    return client.post(path, data=body, headers=headers, content_type="application/json")
+
+
+def stored_rows(app, model) -> list:
+    with app.extensions["abtest"].session_factory() as session:
+        return list(session.scalars(select(model)))
+
+
+def test_deeply_nested_json_is_a_400(client, storefront_headers) -> None:
+    """json.loads raises RecursionError, not ValueError, on ~1,100 nested arrays."""
+    body = b'{"unit_id": "u", "attributes": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    error = check_error(post_raw(client, ASSIGN, body, storefront_headers), 400, "bad_request")
+    assert "nested" in error["message"]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        (ASSIGN, '{"experiment": "urgency-close", "unit_id": "u", "attributes": {"x": %s}}'),
+        ("/api/v1/events", '{"events": [{"event_id": "e", "unit_id": "u", "name": "revenue",'
+                           ' "value": %s}]}'),
+    ],
+)
+def test_non_standard_json_constants_are_malformed(
+    app, client, storefront_headers, started, path, template, token
+) -> None:
+    started()
+    body = (template % token).encode()
+    error = check_error(post_raw(client, path, body, storefront_headers), 400, "bad_request")
+    assert token.lstrip("-") in error["message"]
+    assert stored_rows(app, Assignment) == stored_rows(app, Event) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (ASSIGN, '{"experiment": "urgency-close", "unit_id": "u",'
+                 ' "attributes": {"cart": {"total": [1, -1e999]}}}', "attributes.cart"),
+        ("/api/v1/events", '{"events": [{"event_id": "e", "unit_id": "u", "name": "revenue",'
+                           ' "value": 1e999}]}', "events.0.value"),
+    ],
+)
+def test_numbers_too_large_for_a_float_name_the_field(
+    app, client, storefront_headers, started, path, body, field
+) -> None:
+    """Python's json reads 1e999 as inf, which PostgreSQL's json type refuses."""
+    started()
+    error = check_error(post_raw(client, path, body.encode(), storefront_headers), 422,
+                        "invalid", field)
+    assert "finite" in error["message"]
+    assert stored_rows(app, Assignment) == stored_rows(app, Event) == []
+
+
+def test_non_finite_numbers_in_a_definition_name_the_field(client, admin_headers,
+                                                           playbook) -> None:
+    definition = playbook("urgency-close")
+    definition["units"][1]["params"] = {"stock": 1e999}
+    definition["targeting"] = {"hour": {"$gte": 1e999}}
+    body = json.dumps(definition).replace("Infinity", "1e999").encode()
+    answer = post_raw(client, "/api/v1/experiments", body, admin_headers)
+    assert answer.status_code == 422, answer.json
+    problems = {detail["field"]: detail["message"] for detail in answer.json["error"]["details"]}
+    assert "finite" in problems["units.1.params.stock.float"]  # the parameter's number form
+    assert "finite" in problems["targeting.hour"]
+    assert client.get("/api/v1/experiments/urgency-close",
+                      headers=admin_headers).status_code == 404
+
+
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-01:00",
+                                       "1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z"])
+def test_event_timestamps_outside_the_plausible_range(app, client, storefront_headers,
+                                                      timestamp) -> None:
+    batch = {"events": [{"event_id": "e", "unit_id": "u", "name": "conversion",
+                         "timestamp": timestamp}]}
+    error = check_error(client.post("/api/v1/events", json=batch, headers=storefront_headers),
+                        422, "invalid", "events.0.timestamp")
+    assert "2000-01-01" in error["message"] and "2100-01-01" in error["message"]
+    assert stored_rows(app, Event) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "model"),
+    [
+        ("/api/v1/events", {"events": [{"event_id": "e1", "unit_id": "u", "name": "conversion"},
+                                       {"event_id": "e2", "unit_id": "u", "name": "conversion",
+                                        "experiment": "no-such-test"}]},
+         "events.1.experiment", Event),
+        ("/api/v1/feedback", {"event_id": "f1", "unit_id": "u", "experiment": "no-such-test",
+                              "rating": 4, "helpful": True}, "experiment", Feedback),
+    ],
+)
+def test_unknown_experiment_stores_nothing(app, client, storefront_headers, path, body, field,
+                                           model) -> None:
+    error = check_error(client.post(path, json=body, headers=storefront_headers),
+                        404, "not_found", field)
+    assert "no-such-test" in error["message"]
+    assert stored_rows(app, model) == []
