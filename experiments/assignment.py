@@ -5,13 +5,20 @@ the compiled definition, with every arm's text already rendered, is cached per p
 (experiment id, version, catalogue), and ``version`` changes with every edit or status move.
 A new unit in a running experiment costs one INSERT … ON CONFLICT DO NOTHING plus a read-back,
 which makes simultaneous first requests agree on one stored row.
+
+Targeting sees the request's clock as well: ``hour`` (0-23) and ``weekday`` (1 = Monday to
+7 = Sunday) in the service's time zone (:func:`service_zone`: ``ABTEST_TIMEZONE``, default
+Asia/Shanghai), taken when a new unit is assigned, under the stored segment attributes and the
+sent ones (which win: a storefront in another zone can send its own ``hour``).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -22,13 +29,43 @@ from abtest.conditions import evaluate
 from experiments.db import insert_ignoring_conflicts
 from experiments.definitions import Design, compile_design
 from experiments.errors import NotFound
-from experiments.models import Assignment, CustomerSegment, Experiment
+from experiments.models import Assignment, CustomerSegment, Experiment, utcnow
 from experiments.schema import ExperimentDefinition
 from experiments.segments import merge_attributes
 from variants import Catalogue
 
 LIVE_STATUSES = ("running", "paused", "promoted")
 _CACHE_LIMIT = 4096
+TIMEZONE_SETTING = "ABTEST_TIMEZONE"
+#: The shops this serves are Chinese: time slots are Beijing time unless configured otherwise.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def service_zone(name: str | None = None) -> ZoneInfo:
+    """The zone of ``hour`` and ``weekday``: ``name``, else ``ABTEST_TIMEZONE``, else
+    Asia/Shanghai; ValueError naming the setting for an unknown zone."""
+    chosen = name or os.environ.get(TIMEZONE_SETTING) or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(chosen)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{TIMEZONE_SETTING}: unknown time zone {chosen!r}") from None
+
+
+def clock_attributes(now: datetime, zone: ZoneInfo) -> dict[str, int]:
+    """``hour`` 0-23 and ISO ``weekday`` 1-7 of the aware moment ``now`` in ``zone``."""
+    local = now.astimezone(zone)
+    return {"hour": local.hour, "weekday": local.isoweekday()}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When a request is served and in which zone its ``hour`` is read (tests pin ``now``)."""
+
+    now: datetime | None = None
+    zone: ZoneInfo | None = None
+
+    def attributes(self) -> dict[str, int]:
+        return clock_attributes(self.now or utcnow(), self.zone or service_zone())
 
 
 @dataclass(frozen=True)
@@ -113,18 +150,19 @@ _LOOKUP_ONE = _LOOKUP.where(Experiment.key == bindparam("key"))
 
 def assign(
     session: Session, key: str, unit_id: str, attributes: Mapping[str, Any] | None = None,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | None = None, clock: Clock = Clock(),
 ) -> AssignmentResult:
     """The arm ``unit_id`` sees in experiment ``key``; NotFound for an unknown key."""
     row = session.execute(_LOOKUP_ONE, {"unit_id": unit_id, "key": key}).first()
     if row is None:
         raise NotFound(f"unknown experiment {key!r}", field="experiment")
-    return _decide(session, row, unit_id, dict(attributes or {}), catalogue)
+    return _decide(session, row, unit_id, dict(attributes or {}), catalogue, clock)
 
 
 def assign_all(
     session: Session, unit_id: str, attributes: Mapping[str, Any] | None = None,
     keys: Sequence[str] | None = None, catalogue: Catalogue | None = None,
+    clock: Clock = Clock(),
 ) -> list[AssignmentResult]:
     """Assign ``unit_id`` in the named experiments, or in every live one (running, paused,
     promoted) when ``keys`` is None; ordered by key."""
@@ -137,19 +175,20 @@ def assign_all(
     missing = sorted(set(keys or ()) - {row.key for row in rows})
     if missing:
         raise NotFound(f"unknown experiment {missing[0]!r}", field="experiments")
-    return [_decide(session, row, unit_id, dict(attributes or {}), catalogue) for row in rows]
+    return [_decide(session, row, unit_id, dict(attributes or {}), catalogue, clock)
+            for row in rows]
 
 
 def _decide(
     session: Session, row: Row[Any], unit_id: str, attributes: dict[str, Any],
-    catalogue: Catalogue | None,
+    catalogue: Catalogue | None, clock: Clock,
 ) -> AssignmentResult:
     live = _live(session, row, catalogue or variants.load_catalogue())
     if row.arm is not None and live.status in LIVE_STATUSES:
         return live.result(unit_id, live.design.index(row.arm), True)
     if live.status != "running":
         return live.result(unit_id, live.fallback(), False)
-    attributes = merge_attributes(row.segment, attributes)
+    attributes = {**clock.attributes(), **merge_attributes(row.segment, attributes)}
     index = draw(live, unit_id, attributes)
     if index < 0:
         return live.result(unit_id, live.fallback(), False)

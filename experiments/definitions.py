@@ -55,9 +55,15 @@ def validation_issues(error: ValidationError, prefix: str = "") -> list[FieldIss
     """Pydantic errors as dotted field paths (``units.0.variants.1``) with their messages."""
     return [
         FieldIssue(".".join(str(part) for part in (prefix, *problem["loc"]) if part != ""),
-                   problem["msg"])
+                   problem["msg"], problem["type"], _plain(problem.get("ctx", {})))
         for problem in error.errors(include_url=False)
     ]
+
+
+def _plain(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Pydantic's error context without the exception objects of custom validators."""
+    return {name: value for name, value in context.items()
+            if isinstance(value, str | int | float | bool | list | tuple)}
 
 
 def parse_definition(
@@ -84,7 +90,8 @@ def compile_design(definition: ExperimentDefinition, catalogue: Catalogue) -> De
     try:
         texts = tuple(variants.render(definition.template, arm, catalogue, params) for arm in arms)
     except ValueError as error:
-        raise InvalidInput([FieldIssue("template", str(error))]) from None
+        raise InvalidInput([FieldIssue("template", str(error), "bad_template",
+                                       {"detail": str(error)})]) from None
     keys = tuple(variants.arm_key(arm) for arm in arms)
     design = Design(definition, tuple(arms), keys, texts, _control(definition, keys))
     issues = _weight_issues(definition, len(arms))
@@ -99,7 +106,8 @@ def _unit_issues(definition: ExperimentDefinition, catalogue: Catalogue) -> list
     seen: set[str] = set()
     for i, choice in enumerate(definition.units):
         if choice.unit in seen:
-            issues.append(FieldIssue(f"units.{i}.unit", f"unit {choice.unit!r} is listed twice"))
+            issues.append(FieldIssue(f"units.{i}.unit", f"unit {choice.unit!r} is listed twice",
+                                     "unit_twice", {"unit": choice.unit}))
             continue
         seen.add(choice.unit)
         if choice.unit not in catalogue:
@@ -115,7 +123,8 @@ def _unit_issues(definition: ExperimentDefinition, catalogue: Catalogue) -> list
             for j, variant in enumerate(choice.variants) if variant not in unit.variants
         ]
         if len(set(choice.variants)) != len(choice.variants):
-            issues.append(FieldIssue(f"units.{i}.variants", "a variant is listed twice"))
+            issues.append(FieldIssue(f"units.{i}.variants", "a variant is listed twice",
+                                     "variant_twice"))
         issues += _param_issues(i, choice.unit, choice.variants, choice.params, catalogue)
     return issues
 
@@ -125,7 +134,7 @@ def _targeting_issues(definition: ExperimentDefinition) -> list[FieldIssue]:
     try:
         validate_condition(definition.targeting)
     except InvalidCondition as error:
-        return [FieldIssue("targeting", str(error))]
+        return [FieldIssue("targeting", str(error), "invalid_condition", {"detail": str(error)})]
     return []
 
 
@@ -138,7 +147,8 @@ def _param_issues(
             try:
                 variants.check_choices({unit: variant}, catalogue, {unit: params})
             except ValueError as error:
-                return [FieldIssue(f"units.{i}.params", str(error))]
+                return [FieldIssue(f"units.{i}.params", str(error), "bad_params",
+                                   {"detail": str(error)})]
     return []
 
 
@@ -162,8 +172,9 @@ def _control(definition: ExperimentDefinition, keys: tuple[str, ...]) -> int:
     if definition.control is None:
         return 0
     if definition.control not in keys:
-        raise InvalidInput([FieldIssue("control", f"control {definition.control!r} is not an arm;"
-                                                  f" arms: {', '.join(keys)}")])
+        message = f"control {definition.control!r} is not an arm; arms: {', '.join(keys)}"
+        raise InvalidInput([FieldIssue("control", message, "not_an_arm",
+                                       {"control": definition.control, "arms": list(keys)})])
     return keys.index(definition.control)
 
 
@@ -172,16 +183,19 @@ def _weight_issues(definition: ExperimentDefinition, arm_count: int) -> list[Fie
     issues: list[FieldIssue] = []
     weights = definition.weights
     if weights is not None and len(weights) != arm_count:
-        issues.append(FieldIssue("weights", f"{len(weights)} weights for {arm_count} arms"))
+        issues.append(FieldIssue("weights", f"{len(weights)} weights for {arm_count} arms",
+                                 "weights_count", {"weights": len(weights), "arms": arm_count}))
     elif weights is not None and not math.isclose(sum(weights), 1.0, abs_tol=1e-6):
-        issues.append(FieldIssue("weights", f"weights sum to {sum(weights):g}, not 1"))
+        issues.append(FieldIssue("weights", f"weights sum to {sum(weights):g}, not 1",
+                                 "weights_sum", {"total": f"{sum(weights):g}"}))
     floor = getattr(definition.allocation, "floor", 0.0)
     if floor * arm_count > 1.0:
         issues.append(FieldIssue("allocation.floor",
-                                 f"floor {floor:g} × {arm_count} arms exceeds 1"))
+                                 f"floor {floor:g} × {arm_count} arms exceeds 1", "floor_too_high",
+                                 {"floor": f"{floor:g}", "arms": arm_count}))
     names = [metric.name for metric in definition.metrics.all()]
     if len(set(names)) != len(names):
-        issues.append(FieldIssue("metrics", "a metric name is used twice"))
+        issues.append(FieldIssue("metrics", "a metric name is used twice", "metric_twice"))
     return issues
 
 

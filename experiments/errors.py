@@ -6,15 +6,24 @@ input field is at fault, its dotted path (``units.0.variants.1``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class FieldIssue:
-    """One problem with one input field (dotted path, empty for the whole document)."""
+    """One problem with one input field (dotted path, empty for the whole document).
+
+    ``code`` (pydantic's error type, or a rule of this package) and ``params`` let the marketer
+    pages word the problem in the visitor's language; ``message`` is the English text of the
+    API and the CLI.
+    """
 
     field: str
     message: str
+    code: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 class DomainError(Exception):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,8 @@ FORMATS: tuple[Format, ...] = ("html", "pdf", "csv")
 #: Exposure attribute of the per-segment tables: the RFM tier stored by experiments.segments.
 DEFAULT_SEGMENT = "segment"
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
+#: Words a results section's reason (its ``reason_code``) in the report's language.
+Describe = Callable[[Mapping[str, Any]], str]
 _FILE = re.compile(r"abtest-weekly-(\d{4}-W\d{2})\.(html|pdf|csv)")
 
 
@@ -376,14 +378,23 @@ def _environment() -> Environment:
     return environment
 
 
-def render_html(report: WeeklyReport) -> str:
-    """The report as one HTML document (CSS inline, images as data: URIs)."""
+def english_reason(section: Mapping[str, Any]) -> str:
+    """A results section's own (English) reason: the default of :func:`render_html`."""
+    return str(section.get("reason") or "")
+
+
+def render_html(report: WeeklyReport, reason: Describe = english_reason) -> str:
+    """The report as one HTML document (CSS inline, images as data: URIs).
+
+    ``reason`` words a section's reason code in the report's language; the caller brings the
+    translation (web.ui.reasons.describer), as experiments/ has no catalogue of its own.
+    """
     from experiments.charts import metric_name
     template = _environment().get_template("weekly.html.j2")
     return template.render(
         report=report, t=TEXTS[report.lang],
         metric_name=lambda name: metric_name(name, report.lang),
-        metric_rows=metric_rows,
+        metric_rows=metric_rows, reason=reason,
     )
 
 
@@ -398,10 +409,11 @@ def report_filename(week: IsoWeek, fmt: Format) -> str:
     return f"abtest-weekly-{week.label}.{fmt}"
 
 
-def write_report(report: WeeklyReport, directory: Path, formats: Sequence[Format]) -> list[Path]:
+def write_report(report: WeeklyReport, directory: Path, formats: Sequence[Format],
+                 reason: Describe = english_reason) -> list[Path]:
     """Write the asked formats into ``directory`` (created); returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
-    html = render_html(report)
+    html = render_html(report, reason)
     contents: dict[Format, bytes] = {}
     for fmt in formats:
         if fmt == "html":

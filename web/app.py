@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from experiments.assignment import service_zone
 from experiments.db import make_engine, make_session_factory, upgrade
 from web.api import create_api_blueprint
 from web.demo import create_demo_blueprint
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_MIGRATE": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "ALLOCATION_PERIOD_SECONDS": None,  # None: ABTEST_ALLOCATION_PERIOD_SECONDS, else 300; 0 off
+    "TIMEZONE": None,  # of the hour/weekday targeting sees; None: ABTEST_TIMEZONE, else Shanghai
 }
 
 
@@ -45,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
     app.config.from_mapping(config or {})
+    app.config["TIMEZONE"] = service_zone(app.config["TIMEZONE"]).key  # a typo fails at start
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # scripts are Chinese text
     app.json.sort_keys = False  # type: ignore[attr-defined]  # variants in the units' order
     engine = make_engine(app.config["DATABASE_URL"])

@@ -398,10 +398,12 @@ def report_weekly(settings: Settings, week: str | None, out: Path, formats: str,
         wanted = reports.parse_formats(formats)
     except InvalidInput as error:
         fail([f"--{issue.field}: {issue.message}" for issue in error.issues])
+    from web.ui.reasons import describer  # the pages' catalogue words the reasons too
+
     with settings.transaction() as session:
         report = reports.build_weekly_report(session, chosen, lang=lang, progress=True)
     try:
-        paths = reports.write_report(report, out, wanted)
+        paths = reports.write_report(report, out, wanted, describer(lang))
     except OSError as error:
         fail([f"--out {out}: {error.strerror or error}"])
     click.echo("\n".join(str(path) for path in paths))

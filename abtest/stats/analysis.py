@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from abtest.stats.bayesian import BayesianComparison, bayesian_compare
@@ -40,7 +40,14 @@ from abtest.stats.frequentist import (
     omnibus_test,
 )
 from abtest.stats.health import SRM_THRESHOLD, check_guardrail, sample_ratio_mismatch
-from abtest.stats.power import days_needed, minimum_detectable_effect, sample_size
+from abtest.stats.power import (
+    DurationEstimate,
+    SampleSizePlan,
+    days_needed,
+    minimum_detectable_effect,
+    sample_size,
+)
+from abtest.stats.reasons import problem
 from abtest.stats.sequential import (
     DEFAULT_TUNING_PARAMETER,
     TEST_NAME,
@@ -53,6 +60,7 @@ MetricRole = Literal["primary", "secondary", "guardrail"]
 DecisionBasis = Literal["sequential", "fixed_horizon"]
 #: Per metric name, one ``SampleStats`` per arm in :attr:`AnalysisConfig.arms` order.
 MetricStats = Mapping[str, Sequence[SampleStats]]
+PowerOutcome = SampleSizePlan | DurationEstimate
 
 _FIXED_TESTS = {
     "binary": "two-proportion z-test (pooled), Fisher's exact test when an expected count < 5",
@@ -222,6 +230,8 @@ class SrmReport:
     mismatch: bool
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,8 @@ class GuardrailCheck:
     p_value: float
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -261,6 +273,8 @@ class PowerReport:
     detectable_effect_now: float
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -275,6 +289,8 @@ class FactorialReport:
     n_units: int
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -330,6 +346,8 @@ class AnalysisResult:
     factorial: FactorialReport | None
     segments: SegmentsReport
     daily: tuple[DayResult, ...]
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def analyze(config: AnalysisConfig, data: AnalysisInput) -> AnalysisResult:
@@ -368,6 +386,7 @@ def analyze(config: AnalysisConfig, data: AnalysisInput) -> AnalysisResult:
         factorial=factorial_report(config, data.overall),
         segments=segments_report(config, data),
         daily=tuple(_day(config, day) for day in data.days),
+        reason_code="no_units_exposed" if empty else "",
     )
 
 
@@ -451,6 +470,8 @@ def guardrails_report(config: AnalysisConfig, stats: MetricStats) -> GuardrailsR
                     result.p_value,
                     result.status,
                     result.reason,
+                    result.reason_code,
+                    result.reason_params,
                 )
             )
     method = f"one-sided fixed-horizon test per arm (worse than control) at alpha = {config.alpha}"
@@ -492,11 +513,11 @@ def power_report(config: AnalysisConfig, stats: MetricStats, days: Sequence[Grou
         primary.kind, control.mean, have, sd=sd, alpha=config.alpha, power=config.power
     )
     if plan.n_per_arm is None:
-        return PowerReport(*base, None, mde, plan.status, plan.reason)
+        return PowerReport(*base, None, mde, *_why(plan))
     duration = days_needed(
         plan.n_per_arm, daily, arms=len(arms), observed_per_arm=tuple(a.n for a in arms)
     )
-    return PowerReport(*base, duration.days, mde, duration.status, duration.reason)
+    return PowerReport(*base, duration.days, mde, *_why(duration))
 
 
 def factorial_report(config: AnalysisConfig, stats: MetricStats) -> FactorialReport | None:
@@ -712,8 +733,9 @@ def _factorial(metric: MetricSpec, result: FactorialResult | None) -> FactorialR
         "reference; main effects and two-way interactions"
     )
     if result is None:
-        reason = "every arm uses the same variants: no unit varies"
-        return FactorialReport(method, metric.name, (), (), (), 0, "single_level", reason)
+        why = problem("single_level", "no_unit_varies",
+                      "every arm uses the same variants: no unit varies")
+        return FactorialReport(method, metric.name, (), (), (), 0, *why)
     return FactorialReport(
         method,
         metric.name,
@@ -721,9 +743,13 @@ def _factorial(metric: MetricSpec, result: FactorialResult | None) -> FactorialR
         result.reference_levels,
         result.terms,
         result.n_units,
-        result.status,
-        result.reason,
+        *_why(result),
     )
+
+
+def _why(result: PowerOutcome | FactorialResult) -> tuple[str, str, str, Mapping[str, Any]]:
+    """A result's status, reason, reason code and parameters, to pass on to a report."""
+    return result.status, result.reason, result.reason_code, result.reason_params
 
 
 def _daily_units(config: AnalysisConfig, days: Sequence[Group]) -> float:

@@ -28,20 +28,23 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
 
 from abtest.stats.bayesian import MetricKind
+from abtest.stats.reasons import Problem, cell_keys, problem
 from abtest.stats.summary import SampleStats
 
 Cell = tuple[Mapping[str, str], SampleStats]
 NAN = float("nan")
 #: A fitted cell probability this close to 0 or 1 means the MLE ran off to infinity.
 _SEPARATION_EPS = 1e-8
-_SEPARATION = ("perfect_separation", "a combination of variants predicts the outcome exactly")
+_SEPARATION = problem("perfect_separation", "perfect_separation",
+                      "a combination of variants predicts the outcome exactly")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class FactorialResult:
     alpha: float
     status: str = "ok"
     reason: str = ""
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
     def term(self, name: str) -> TermEstimate:
         """The estimate of the term called ``name``."""
@@ -122,12 +127,13 @@ def factorial_analysis(
     levels = _levels(cells, reference or {})
     refs = tuple((factor, values[0]) for factor, values in levels.items())
     empty = FactorialResult(kind, tuple(levels), refs, (), sum(s.n for _, s in cells), alpha)
-    problem = _design_problem(cells, levels, kind)
-    if problem is not None:
-        return _with_status(empty, *problem)
+    found = _design_problem(cells, levels, kind)
+    if found is not None:
+        return _with_status(empty, *found)
     names, design = _design(cells, levels)
     if np.linalg.matrix_rank(design) < design.shape[1]:
-        return _with_status(empty, "not_identifiable", "missing cells leave some terms inestimable")
+        text = "missing cells leave some terms inestimable"
+        return _with_status(empty, *problem("not_identifiable", "not_identifiable", text))
     fit = _fit_binary if kind == "binary" else _fit_numeric
     outcome = fit(cells, design)
     if isinstance(outcome, tuple):
@@ -159,19 +165,22 @@ def _levels(cells: Sequence[Cell], reference: Mapping[str, str]) -> dict[str, li
 
 def _design_problem(
     cells: Sequence[Cell], levels: Mapping[str, list[str]], kind: MetricKind
-) -> tuple[str, str] | None:
+) -> Problem | None:
     if not cells or all(stats.n == 0 for _, stats in cells):
-        return "no_data", "no cell has units yet"
-    empty = [dict(choices) for choices, stats in cells if stats.n == 0]
+        return problem("no_data", "no_cell_units", "no cell has units yet")
+    empty = cell_keys([choices for choices, stats in cells if stats.n == 0])
     if empty:
-        return "empty_cell", f"cell(s) without units: {empty}"
+        text = f"cell(s) without units: {', '.join(empty)}"
+        return problem("empty_cell", "empty_cells", text, cells=empty)
     single = [factor for factor, values in levels.items() if len(values) < 2]
     if single:
-        return "single_level", f"unit(s) {single} have a single level: no effect to estimate"
+        text = f"unit(s) {', '.join(single)} have a single level: no effect to estimate"
+        return problem("single_level", "single_level_units", text, units=single)
     if kind == "binary":
         successes = sum(stats.sum for _, stats in cells)
         if successes == 0 or successes == sum(stats.n for _, stats in cells):
-            return "zero_variance", "every unit has the same outcome: nothing to model"
+            text = "every unit has the same outcome: nothing to model"
+            return problem("zero_variance", "same_outcome", text)
     return None
 
 
@@ -212,7 +221,7 @@ def _fit_binary(cells: Sequence[Cell], design: np.ndarray):
     if not (_SEPARATION_EPS < fitted.min() and fitted.max() < 1 - _SEPARATION_EPS):
         return _SEPARATION
     if ConvergenceWarning in caught:
-        return "not_converged", "the logistic regression did not converge"
+        return problem("not_converged", "not_converged", "the logistic regression did not converge")
     return result
 
 
@@ -223,13 +232,14 @@ def _fit_numeric(cells: Sequence[Cell], design: np.ndarray):
     within = sum((stats.n - 1) * stats.variance for _, stats in cells)
     model = sm.GLM(means, design, family=sm.families.Gaussian(), freq_weights=n)
     if model.df_resid <= 0:
-        return "insufficient_data", "fewer units than model terms"
+        return problem("insufficient_data", "too_few_units", "fewer units than model terms")
     # A fixed scale: estimated from equal cell means it is 0, and statsmodels then raises on a
     # NaN first deviance. The first fit only gives the deviance, which it reports unscaled.
     first, _ = _quiet_fit(model, scale=1.0)
     scale = (within + first.deviance) / model.df_resid
     if scale <= np.finfo(float).eps * np.average(means**2, weights=n):  # 0 up to rounding
-        return "zero_variance", "the model fits every unit exactly: the residual variance is 0"
+        text = "the model fits every unit exactly: the residual variance is 0"
+        return problem("zero_variance", "exact_fit", text)
     return _quiet_fit(model, scale=scale, use_t=True)[0]
 
 
@@ -265,7 +275,9 @@ def _terms(names: list[str], result, kind: MetricKind, alpha: float) -> tuple[Te
     return tuple(estimates)
 
 
-def _with_status(result: FactorialResult, status: str, reason: str) -> FactorialResult:
+def _with_status(
+    result: FactorialResult, status: str, reason: str, code: str, params: dict[str, Any]
+) -> FactorialResult:
     return FactorialResult(
         result.kind,
         result.factors,
@@ -275,4 +287,6 @@ def _with_status(result: FactorialResult, status: str, reason: str) -> Factorial
         result.alpha,
         status,
         reason,
+        code,
+        params,
     )

@@ -8,13 +8,15 @@ the goal metric wins.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.stats import chisquare
 
 from abtest.stats.frequentist import NAN, ComparisonResult, MetricKind, compare
+from abtest.stats.reasons import Problem, problem
 from abtest.stats.summary import SampleStats
 
 #: Conventional SRM alert level (Fabijan et al. 2019 recommend a strict threshold such as 0.001).
@@ -33,6 +35,8 @@ class SrmResult:
     mismatch: bool
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class GuardrailResult:
     comparison: ComparisonResult
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def sample_ratio_mismatch(
@@ -75,10 +81,11 @@ def sample_ratio_mismatch(
     expected = counts.sum() * shares / shares.sum()
     base = (tuple(int(c) for c in counts), tuple(float(e) for e in expected))
     if counts.sum() > 0 and (counts[shares == 0] > 0).any():
-        return SrmResult(*base, math.inf, 0.0, threshold, True, "ok", "units in an arm of weight 0")
-    problem = _srm_problem(counts, shares)
-    if problem is not None:
-        return SrmResult(*base, NAN, NAN, threshold, False, *problem)
+        found = problem("ok", "srm_weight_zero", "units in an arm of weight 0")
+        return SrmResult(*base, math.inf, 0.0, threshold, True, *found)
+    unusable = _srm_problem(counts, shares)
+    if unusable is not None:
+        return SrmResult(*base, NAN, NAN, threshold, False, *unusable)
     live = shares > 0
     result = chisquare(counts[live], expected[live])
     p_value = float(result.pvalue)
@@ -88,8 +95,7 @@ def sample_ratio_mismatch(
         p_value,
         threshold,
         p_value < threshold,
-        "ok",
-        _srm_reason(p_value, threshold),
+        *_srm_reason(p_value, threshold),
     )
 
 
@@ -109,23 +115,25 @@ def check_guardrail(
     alternative = "smaller" if higher_is_better else "larger"
     comparison = compare(treatment, control, kind, alpha=alpha, alternative=alternative)
     harmed = comparison.significant
-    reason = comparison.reason
+    why = (comparison.status, comparison.reason, "", {})
     if harmed:
-        reason = f"treatment significantly {'lower' if higher_is_better else 'higher'} than control"
-    return GuardrailResult(
-        harmed, higher_is_better, comparison.p_value, alpha, comparison, comparison.status, reason
-    )
+        direction = "lower" if higher_is_better else "higher"
+        text = f"treatment significantly {direction} than control"
+        why = problem(comparison.status, f"guardrail_{direction}", text)
+    return GuardrailResult(harmed, higher_is_better, comparison.p_value, alpha, comparison, *why)
 
 
-def _srm_problem(counts: np.ndarray, shares: np.ndarray) -> tuple[str, str] | None:
+def _srm_problem(counts: np.ndarray, shares: np.ndarray) -> Problem | None:
     if counts.sum() == 0:
-        return "no_data", "no units assigned yet"
+        return problem("no_data", "srm_no_units", "no units assigned yet")
     if (shares > 0).sum() < 2:
-        return "single_arm", "only one arm receives traffic: the split cannot mismatch"
+        text = "only one arm receives traffic: the split cannot mismatch"
+        return problem("single_arm", "srm_single_arm", text)
     return None
 
 
-def _srm_reason(p_value: float, threshold: float) -> str:
+def _srm_reason(p_value: float, threshold: float) -> Problem:
     if p_value < threshold:
-        return f"sample ratio mismatch: p = {p_value:.3g} < {threshold}; check assignment/tracking"
-    return ""
+        text = f"sample ratio mismatch: p = {p_value:.3g} < {threshold}; check assignment/tracking"
+        return problem("ok", "srm_mismatch", text, p_value=p_value, threshold=threshold)
+    return "ok", "", "", {}

@@ -9,7 +9,9 @@ with Cohen's effect sizes: h for proportions (``proportion_effectsize``), d for 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from scipy.optimize import brentq
 from scipy.stats import norm
@@ -17,6 +19,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 from abtest.stats.frequentist import NAN, Alternative, MetricKind
+from abtest.stats.reasons import Problem, problem
 
 _POWER = NormalIndPower()
 
@@ -39,6 +42,8 @@ class SampleSizePlan:
     total_n: int | None
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class DurationEstimate:
     daily_units_per_arm: float
     status: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def effect_size(
@@ -109,9 +116,9 @@ def sample_size(
     """
     treatment_mean = _treatment_mean(baseline_mean, minimum_effect, relative)
     plan = (kind, baseline_mean, treatment_mean)
-    problem = _plan_problem(kind, baseline_mean, treatment_mean, sd)
-    if problem is not None:
-        return SampleSizePlan(*plan, NAN, alpha, power, arms, None, None, *problem)
+    found = _plan_problem(kind, baseline_mean, treatment_mean, sd)
+    if found is not None:
+        return SampleSizePlan(*plan, NAN, alpha, power, arms, None, None, *found)
     es = effect_size(kind, baseline_mean, treatment_mean, sd)
     n = _POWER.solve_power(abs(es), alpha=alpha, power=power, alternative=_larger(alternative))
     n_per_arm = math.ceil(float(n))
@@ -196,19 +203,22 @@ def days_needed(
     have = min(observed_per_arm) if observed_per_arm else 0
     remaining = max(0, n_per_arm - have)
     if remaining == 0:
-        return DurationEstimate(0, n_per_arm, 0, per_arm_daily, "ok", "enough units already")
+        return DurationEstimate(
+            0, n_per_arm, 0, per_arm_daily, *problem("ok", "enough_units", "enough units already")
+        )
     if per_arm_daily <= 0:
         return DurationEstimate(
             None,
             n_per_arm,
             remaining,
             per_arm_daily,
-            "no_traffic",
-            "no daily traffic reaches the experiment",
+            *problem("no_traffic", "no_traffic", "no daily traffic reaches the experiment"),
         )
     days = math.ceil(remaining / per_arm_daily)
     reason = f"needs about {days} more day{'s' if days != 1 else ''}"
-    return DurationEstimate(days, n_per_arm, remaining, per_arm_daily, "ok", reason)
+    return DurationEstimate(
+        days, n_per_arm, remaining, per_arm_daily, *problem("ok", "days_needed", reason, days=days)
+    )
 
 
 def _treatment_mean(baseline_mean: float, minimum_effect: float, relative: bool) -> float:
@@ -220,25 +230,27 @@ def _larger(alternative: Alternative) -> str:
     return "two-sided" if alternative == "two-sided" else "larger"
 
 
-def _metric_problem(
-    kind: MetricKind, baseline_mean: float, sd: float | None
-) -> tuple[str, str] | None:
+def _metric_problem(kind: MetricKind, baseline_mean: float, sd: float | None) -> Problem | None:
     if kind == "binary" and not 0 < baseline_mean < 1:
-        return "zero_variance", "a baseline conversion rate must lie strictly between 0 and 1"
+        text = "a baseline conversion rate must lie strictly between 0 and 1"
+        return problem("zero_variance", "baseline_rate_out_of_range", text, rate=baseline_mean)
     if kind == "numeric" and (sd is None or sd <= 0):
-        return "zero_variance", "a numeric metric needs a positive standard deviation sd"
+        text = "a numeric metric needs a positive standard deviation sd"
+        return problem("zero_variance", "sd_not_positive", text)
     return None
 
 
 def _plan_problem(
     kind: MetricKind, baseline_mean: float, treatment_mean: float, sd: float | None
-) -> tuple[str, str] | None:
-    problem = _metric_problem(kind, baseline_mean, sd)
-    if problem is None and kind == "binary" and not 0 <= treatment_mean <= 1:
-        return "invalid_effect", f"the target rate {treatment_mean:.4g} is outside [0, 1]"
-    if problem is None and treatment_mean == baseline_mean:
-        return "zero_effect", "a zero effect cannot be detected with any sample size"
-    return problem
+) -> Problem | None:
+    found = _metric_problem(kind, baseline_mean, sd)
+    if found is None and kind == "binary" and not 0 <= treatment_mean <= 1:
+        text = f"the target rate {treatment_mean:.4g} is outside [0, 1]"
+        return problem("invalid_effect", "target_rate_out_of_range", text, rate=treatment_mean)
+    if found is None and treatment_mean == baseline_mean:
+        text = "a zero effect cannot be detected with any sample size"
+        return problem("zero_effect", "zero_effect", text)
+    return found
 
 
 def _standardised_mde(n_per_arm: float, alpha: float, power: float, alternative: str) -> float:

@@ -1,12 +1,15 @@
 """Sticky, deterministic assignment and what units outside the experiment see."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from abtest import bucketing
-from experiments.assignment import assign, assign_all
+from experiments.assignment import Clock, assign, assign_all, service_zone
 from experiments.definitions import set_weights, update_experiment
 from experiments.errors import LayerOverlap, NotFound
 from experiments.lifecycle import pause_experiment, promote_experiment, stop_experiment
@@ -162,3 +165,29 @@ def test_unknown_experiment(session: Session) -> None:
     with pytest.raises(NotFound) as caught:
         assign(session, "missing", "u1")
     assert caught.value.field == "experiment"
+
+
+def test_a_time_slot_admits_shoppers_by_the_service_clock_and_a_sent_hour_wins(
+    session: Session, running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running(targeting={"hour": {"$gte": 20, "$lt": 23}})  # 20:00-23:00 Beijing time
+    evening = Clock(now=datetime(2026, 11, 18, 13, 30, tzinfo=UTC))  # 21:30 in Shanghai
+    morning = Clock(now=datetime(2026, 11, 18, 3, 0, tzinfo=UTC))  # 11:00 in Shanghai
+    assert assign(session, "stock-test", "in-slot", clock=evening).in_experiment
+    assert not assign(session, "stock-test", "too-early", clock=morning).in_experiment
+    assert not assign(session, "stock-test", "sent-9", {"hour": 9}, clock=evening).in_experiment
+    assert assign(session, "stock-test", "sent-21", {"hour": 21}, clock=morning).in_experiment
+    stored = dict(session.execute(select(Assignment.unit_id, Assignment.attributes)).all())
+    assert stored == {"in-slot": {"hour": 21, "weekday": 3},
+                      "sent-21": {"hour": 21, "weekday": 3}}  # Wednesday
+    monkeypatch.setenv("ABTEST_TIMEZONE", "UTC")  # 13:30 UTC is outside the slot
+    assert not assign(session, "stock-test", "utc-shop", clock=Clock(evening.now)).in_experiment
+    in_zone = Clock(evening.now, ZoneInfo("Asia/Shanghai"))
+    assert assign(session, "stock-test", "zone-given", clock=in_zone).in_experiment
+
+
+def test_an_unknown_time_zone_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ABTEST_TIMEZONE", raising=False)
+    assert service_zone().key == "Asia/Shanghai"
+    with pytest.raises(ValueError, match="ABTEST_TIMEZONE: unknown time zone 'Mars/Olympus'"):
+        service_zone("Mars/Olympus")

@@ -197,3 +197,17 @@ def test_cli_writes_the_asked_formats(runner, engine, tmp_path: Path) -> None:
         bad = runner.invoke(main, ["report", "weekly", "--out", str(out), *args])
         assert bad.exit_code == 1 and f"error: {words}" in bad.stderr
         assert "Traceback" not in bad.output
+
+
+def test_the_chinese_report_words_the_engine_reasons_in_chinese(
+    session: Session, runner, tmp_path: Path
+) -> None:
+    start_in_week(session, stock_definition("quiet"), WEEK.start + timedelta(days=1))
+    result = runner.invoke(main, ["report", "weekly", "--week", WEEK.label, "--out",
+                                  str(tmp_path), "--format", "html", "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / f"abtest-weekly-{WEEK.label}.html").read_text(encoding="utf-8")
+    assert "还没有顾客被分流。" in html and "还没有任何版本组合有顾客。" in html
+    assert "no units assigned yet" not in html and "no cell has units yet" not in html
+    report = build_weekly_report(session, WEEK, lang="en")
+    assert "no cell has units yet" in render_html(report)  # experiments/ alone: English

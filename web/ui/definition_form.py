@@ -22,6 +22,7 @@ from abtest.rfm import TIERS
 from experiments.errors import DomainError, FieldIssue, InvalidInput
 from variants import Catalogue, Unit
 from variants.text import placeholders
+from web.ui.issues import issue_text
 
 CHANNELS = ("chat", "qianniu", "sms", "app", "web")
 SEGMENTS = TIERS
@@ -124,7 +125,7 @@ def _arms(form: MultiDict[str, str], parsed: ParsedForm) -> list[dict[str, str]]
     try:
         return [dict(variants.parse_arm_key(line)) for line in lines]
     except ValueError as error:
-        parsed.issues.append(FieldIssue("arms", str(error)))
+        parsed.issues.append(FieldIssue("arms", str(error), "arm_key", {"detail": str(error)}))
         return []
 
 
@@ -136,7 +137,8 @@ def _targeting(form: MultiDict[str, str], parsed: ParsedForm) -> Any:
     try:
         return json.loads(raw)
     except ValueError as error:
-        parsed.issues.append(FieldIssue("targeting_json", f"not valid JSON: {error}"))
+        parsed.issues.append(FieldIssue("targeting_json", f"not valid JSON: {error}",
+                                        "invalid_json", {"detail": str(error)}))
         return {}
 
 
@@ -162,7 +164,7 @@ def _hours(form: MultiDict[str, str], parsed: ParsedForm) -> list[tuple[str, Any
     if not (_INTEGER.fullmatch(start) and _INTEGER.fullmatch(end)
             and 0 <= int(start) <= 23 and 1 <= int(end) <= 24 and start != end):
         parsed.issues.append(FieldIssue("targeting.hours",
-                                        "give both hours: from 0-23, to 1-24, not equal"))
+                                        "give both hours: from 0-23, to 1-24, not equal", "hours"))
         return []
     low, high = int(start), int(end)
     if low < high:
@@ -294,16 +296,19 @@ def issues_of(error: DomainError) -> list[FieldIssue]:
     """Every field problem a service raised (one for errors that are not InvalidInput)."""
     if isinstance(error, InvalidInput):
         return error.issues
-    return [FieldIssue(error.field or "", error.message)]
+    return [FieldIssue(error.field or "", error.message, error.code)]
 
 
 def field_errors(issues: Iterable[FieldIssue], paths: Mapping[str, str]) -> dict[str, list[str]]:
-    """Messages by the form field that shows them ("" for the whole form)."""
+    """Messages in the visitor's language by the form field that shows them ("" for the whole
+    form)."""
     errors: dict[str, list[str]] = {}
     for issue in issues:
-        messages = errors.setdefault(anchor(_translate(issue.field, paths)), [])
-        if issue.message not in messages:
-            messages.append(issue.message)
+        field_name = anchor(_translate(issue.field, paths))
+        messages = errors.setdefault(field_name, [])
+        text = issue_text(issue, field_name)
+        if text not in messages:
+            messages.append(text)
     return errors
 
 

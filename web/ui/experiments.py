@@ -32,7 +32,7 @@ from abtest.stats.power import days_needed, sample_size
 from experiments import audit, definitions, lifecycle, results, survey
 from experiments.allocation import promote_by_hand
 from experiments.definitions import ACTIVE_STATUSES, design_of, get_experiment
-from experiments.errors import DomainError, InvalidInput
+from experiments.errors import DomainError, IllegalTransition, InvalidInput
 from experiments.models import Experiment, utcnow
 from web.api.results import ResultsQuery
 from web.endpoint import parse, session
@@ -40,6 +40,7 @@ from web.ui import definition_form as df
 from web.ui.access import requires
 from web.ui.forms import ActionForm, PromoteForm, SampleSizeForm
 from web.ui.i18n import current_language, label
+from web.ui.issues import issue_text
 
 Document = dict[str, Any]
 MOVES: dict[str, Callable[..., Experiment]] = {
@@ -300,10 +301,21 @@ def act(key: str, action: str) -> str | Response:
         session().commit()
     except DomainError as error:
         session().rollback()
-        flash(error.message, "error")
+        flash(_move_problem(experiment, action, error), "error")
     else:
         flash(_("Done: %(action)s.", action=label(action)))
     return redirect(url_for("ui.experiments.page", key=key))
+
+
+def _move_problem(experiment: Experiment, action: str, error: DomainError) -> str:
+    """Why the move failed, in the visitor's language."""
+    if isinstance(error, IllegalTransition):
+        sources = lifecycle.TRANSITIONS[action][0]
+        return _("Cannot %(action)s this experiment: it is %(status)s, and %(action)s works "
+                 "only when it is %(allowed)s.", action=label(action),
+                 status=label(experiment.status),
+                 allowed=" / ".join(label(status) for status in sorted(sources)))
+    return " ".join(issue_text(issue, issue.field) for issue in df.issues_of(error))
 
 
 def _action_form(action: str, experiment: Experiment) -> ActionForm:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from web.ui.access import public
+from web.ui.reasons import describe
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -49,10 +50,12 @@ def label(word: str) -> str:
 
 
 def init_i18n(app: Flask) -> None:
-    """Flask-Babel with :func:`select_locale`; templates get ``current_language`` and ``label``."""
+    """Flask-Babel with :func:`select_locale`; templates get ``current_language``, ``label``
+    and ``reason`` (a result section's reason in the visitor's language)."""
     Babel(app, locale_selector=select_locale, default_locale=DEFAULT_LANGUAGE)
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["label"] = label
+    app.jinja_env.globals["reason"] = describe
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
 
 

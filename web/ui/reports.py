@@ -31,6 +31,7 @@ from experiments.models import utcnow
 from web.endpoint import session
 from web.ui.access import requires
 from web.ui.i18n import current_language
+from web.ui.reasons import describer
 
 REPORT_DIR_SETTING = "ABTEST_REPORT_DIR"
 
@@ -84,7 +85,7 @@ def generate() -> Response:
         return redirect(url_for("ui.reports.report_list"))
     lang = "en" if current_language() == "en" else "zh"
     report = reports.build_weekly_report(session(), week, lang=lang)
-    reports.write_report(report, report_directory(), reports.FORMATS)
+    reports.write_report(report, report_directory(), reports.FORMATS, describer(lang))
     flash(texts["written"].format(week=week.label))
     return redirect(url_for("ui.reports.report_list"))
 

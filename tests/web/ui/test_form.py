@@ -99,8 +99,10 @@ def test_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
                        NEW)
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
-    assert 'id="error-key-1"' in page and "String should match pattern" in page
+    assert 'id="error-key-1"' in page and "String should match pattern" not in page
+    assert "“标识”只能使用小写字母、数字和连字符（-），以字母或数字开头，最多 64 个字符。" in page
     assert 'id="error-allocation-floor-1"' in page
+    assert "“下限：每个组合最少份额”必须小于 1。" in page
     assert count_experiments(app) == 0
     # Schema fixed, catalogue and targeting rules broken: each message on its own field.
     answer = post_form(editor, NEW, urgency(targeting_json='{"channel": {"$bogus": 1}}'), NEW)
@@ -111,6 +113,10 @@ def test_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
     assert 'id="error-template-1"' in page and "social_proof" in page
     assert count_experiments(app) == 0
     assert 'value="urgency-close"' in page  # the form keeps what was typed
+    editor.get("/language/en")
+    english = post_form(editor, NEW, urgency(key="Not A Slug"), NEW).get_data(as_text=True)
+    assert ("Key: use lower-case letters, digits and hyphens (-), starting with a letter or "
+            "digit, at most 64." in english)
 
 
 def test_malformed_form_only_input_is_reported_with_the_rest(
@@ -122,7 +128,7 @@ def test_malformed_form_only_input_is_reported_with_the_rest(
     page = answer.get_data(as_text=True)
     assert answer.status_code == 422
     assert 'id="error-arms-1"' in page and "malformed arm key" in page
-    assert 'id="error-targeting_json-1"' in page and "not valid JSON" in page
+    assert 'id="error-targeting_json-1"' in page and "“条件（JSON）”不是有效的 JSON" in page
     assert 'id="error-metrics-primary-name-1"' in page
     assert count_experiments(app) == 0
 

@@ -57,7 +57,9 @@ def test_an_illegal_move_is_explained_and_changes_nothing(
     define()
     assert act(editor, "pause", confirm="yes").status_code == 302
     assert stored(app, "urgency-close").status == "draft"
-    assert "cannot pause experiment" in editor.get(PAGE).get_data(as_text=True)
+    page = editor.get(PAGE).get_data(as_text=True)
+    assert "无法暂停这个实验：它处于草稿状态，暂停只适用于运行中的实验。" in page
+    assert "cannot pause experiment" not in page
 
 
 def test_a_viewer_sees_the_page_but_cannot_act(
