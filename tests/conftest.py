@@ -6,6 +6,7 @@ import json
 import os
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,6 +16,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.fixtures_db"]
 
 GROWTHBOOK_CASES_ENV = "ABTEST_GROWTHBOOK_CASES"
+#: Set (``CI=true``) on the CI machine, which .ci/run provisions with every prerequisite.
+CI_ENV = "CI"
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's: ``CI`` set to anything but empty, 0 or false."""
+    return os.environ.get(CI_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing_prerequisite(reason: str) -> NoReturn:
+    """Skip a test whose prerequisite (PostgreSQL, Chromium, a font, shared data) is absent.
+
+    A user's clone may lack them, so there it skips saying why. CI must have them all: there a
+    skip would hide a broken provisioning step behind a green run, so the test fails instead.
+    """
+    if in_ci():
+        pytest.fail(f"CI prerequisite missing ({CI_ENV} is set): {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def growthbook_cases_path() -> Path:
@@ -35,10 +54,22 @@ def pytest_configure(config: pytest.Config) -> None:
         "growthbook_cases(section, id_of): parametrize `case` with every case of one section of "
         "GrowthBook's cross-SDK JSON file; id_of(index, case) names each test",
     )
+    config.addinivalue_line(
+        "markers",
+        "missing_prerequisite(reason): set at collection; the test skips (fails in CI) at setup",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Collection-time absences (see pytest_generate_tests) go through missing_prerequisite."""
+    marker = item.get_closest_marker("missing_prerequisite")
+    if marker is not None:
+        missing_prerequisite(marker.args[0])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``case`` from the JSON file at collection time, or skip saying where it looked.
+    """Parametrize ``case`` from the JSON file at collection time, or skip saying where it looked
+    (fail in CI: see :func:`missing_prerequisite`).
 
     Used by tests marked ``growthbook_cases(section, id_of)``.
     """
@@ -50,7 +81,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if cases is None:
         path = growthbook_cases_path()
         reason = f"GrowthBook cases not found at {path} (set {GROWTHBOOK_CASES_ENV})"
-        metafunc.parametrize("case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))])
+        marks = pytest.mark.missing_prerequisite(reason)
+        metafunc.parametrize("case", [pytest.param(None, marks=marks, id="missing")])
         return
     rows = cases[section]
     metafunc.parametrize("case", rows, ids=[id_of(i, row) for i, row in enumerate(rows)])

@@ -2,8 +2,9 @@
 
 ``db_url`` runs each test that uses it twice: on a fresh SQLite file and on the PostgreSQL named
 by ABTEST_TEST_POSTGRES_URL (schema ``public`` dropped and recreated per test; skipped only
-when the variable is unset). Everything built on it (engine, session, app, client, runner)
-follows that parametrization. Engines are disposed at teardown so no connection leaks.
+when the variable is unset, failing then in CI). Everything built on it (engine, session, app,
+client, runner) follows that parametrization. Engines are disposed at teardown so no
+connection leaks.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from experiments.apikeys import create_api_key
 from experiments.db import make_engine, make_session_factory, upgrade
+from tests.conftest import missing_prerequisite
 from web.app import create_app
 from web.scheduling import SCHEDULER
 
@@ -47,7 +49,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'abtest.db'}"
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped")
+        missing_prerequisite(f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped")
     reset_postgres(url)
     return url
 

@@ -3,7 +3,7 @@
 ``live_server`` serves a fresh app (werkzeug ``make_server`` on port 0, in a daemon thread) on
 the db fixtures' database, so these tests run on SQLite and, where configured, PostgreSQL. The
 browser is ``CHROMIUM_PATH`` (default /usr/bin/chromium; CI installs it); without it the tests
-are skipped saying so. Nothing is downloaded: no ``playwright install``
+are skipped saying so (fail in CI). Nothing is downloaded: no ``playwright install``
 (see ../shared/notes/ci-recipes.md, section A). Screenshots go to ``artifacts/`` at the repository
 root (gitignored) for a human to look at.
 """
@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from tests.conftest import missing_prerequisite
 from tests.fixtures_db import issue_token
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -93,7 +94,7 @@ def live_server(make_app: Callable[..., Flask]) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH; CI installs "
+        missing_prerequisite(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH; CI installs "
                     "Debian's chromium): real-browser tests skipped")
     from playwright.sync_api import sync_playwright
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from experiments.definitions import create_experiment
 from experiments.lifecycle import start_experiment
 from experiments.models import Experiment
+from tests.conftest import missing_prerequisite
 
 
 def stock_definition(key: str = "stock-test", **changes: Any) -> dict[str, Any]:
@@ -35,3 +36,11 @@ def running(session: Session) -> Callable[..., Experiment]:
         return experiment
 
     return make
+
+
+def require_cjk_font() -> None:
+    """Chinese in charts and PDFs needs WenQuanYi Micro Hei: skip without it (fail in CI)."""
+    from experiments import charts  # matplotlib: only for the tests that draw
+
+    if not any(path.exists() for path in charts.CJK_FONT_FILES):
+        missing_prerequisite("fonts-wqy-microhei is not installed (CI installs it)")

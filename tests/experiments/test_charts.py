@@ -35,7 +35,7 @@ from experiments.charts import (
     probability_best_chart,
 )
 from experiments.definitions import create_experiment, get_experiment, set_weights
-from tests.experiments.conftest import stock_definition
+from tests.experiments.conftest import require_cjk_font, stock_definition
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ARMS = ("countdown=off|stock_left=off", "countdown=on|stock_left=off",
@@ -93,8 +93,7 @@ def test_fixed_horizon_lift_chart_uses_the_fixed_interval() -> None:
 
 
 def test_cjk_font_is_registered_when_installed() -> None:
-    if not any(path.exists() for path in charts.CJK_FONT_FILES):
-        pytest.skip("fonts-wqy-microhei is not installed (CI installs it)")
+    require_cjk_font()
     assert charts.cjk_font() == "WenQuanYi Micro Hei"
     assert charts.chart_lang("zh") == "zh"
 

@@ -1,14 +1,18 @@
 """The weekly report on a seeded week of traffic: numbers equal the results API's, the HTML is
-self-contained and well formed, the PDF and CSV hold what they should, an empty week says so."""
+self-contained and valid (html5lib's strict WHATWG parser, unique ids), the PDF has its pages
+and sections with the Chinese text extractable from embedded fonts, the CSV holds the per-arm
+table, an empty week says so in a short report, and the progress bar shows on a terminal."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
+import html5lib
 import pytest
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
@@ -18,6 +22,7 @@ from experiments.errors import InvalidInput
 from experiments.lifecycle import stop_experiment
 from experiments.reports import (
     TEXTS,
+    ExperimentReport,
     IsoWeek,
     build_weekly_report,
     csv_text,
@@ -27,42 +32,65 @@ from experiments.reports import (
     weekly_experiments,
     write_report,
 )
-from tests.experiments.conftest import stock_definition
+from tests.experiments.conftest import require_cjk_font, stock_definition
 from tests.experiments.report_seed import KEY, WEEK, add_late_traffic, seed_week, start_in_week
 from web.cli import main
 
-VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "wbr", "source"}
+#: Columns of the per-arm table, as the template heads it.
+ARM_COLUMNS = ("arm", "units", "mean", "lift", "interval", "p", "beat", "best")
 
 
-class TagChecker(HTMLParser):
-    """Open/close balance and every URL an element would fetch."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.fetched: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.fetched += [value or "" for name, value in attrs if name in ("src", "srcset")]
-        self.fetched += [value or "" for name, value in attrs
-                         if name == "href" and tag == "link"]
-        if tag not in VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> at {self.getpos()} closes {self.stack[-1:]}")
-        else:
-            self.stack.pop()
+def check_html(html: str) -> list[str]:
+    """Parse ``html`` as a browser would, failing on any HTML5 parse error (bad nesting, stray
+    end tags, a missing doctype...) and on duplicate ids; returns every URL it would fetch."""
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    try:
+        tree = parser.parse(html)
+    except html5lib.html5parser.ParseError:
+        (line, column), code, data = parser.errors[0]
+        raise AssertionError(f"HTML parse error {code} {data} at line {line}, column {column}"
+                             ) from None
+    ids = Counter(element.get("id") for element in tree.iter() if element.get("id"))
+    assert [name for name, count in ids.items() if count > 1] == [], "duplicate ids"
+    return [element.get(name, "") for element in tree.iter()
+            for name in ("src", "srcset") + (("href",) if element.tag == "link" else ())
+            if element.get(name) is not None]
 
 
-def check_html(html: str) -> TagChecker:
-    checker = TagChecker()
-    checker.feed(html)
-    checker.close()
-    assert checker.errors == [] and checker.stack == []
-    return checker
+def test_the_html_check_rejects_bad_nesting_and_duplicate_ids() -> None:
+    page = "<!DOCTYPE html><html lang=en><head><title>t</title></head><body>{}</body></html>"
+    assert check_html(page.format('<p id="a">x</p><img src="data:,">')) == ["data:,"]
+    for body, words in [("<p><div>x</div></p>", "unexpected-end-tag"),
+                        ("<b><i>x</b></i>", "adoption-agency"),
+                        ("<table><tr><td>1</td></tr></div></table>", "unexpected-end-tag"),
+                        ('<p id="a">x</p><p id="a">y</p>', "duplicate ids")]:
+        with pytest.raises(AssertionError, match=words):
+            check_html(page.format(body))
+    with pytest.raises(AssertionError, match="expected-doctype"):
+        check_html("<html><body>x</body></html>")
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """Each page's text with all whitespace removed (WeasyPrint breaks lines where it lays out)."""
+    return [squeeze(page.extract_text()) for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def embedded_fonts(data: bytes) -> dict[str, bool]:
+    """Every font the PDF's pages use → whether its glyph program is embedded in the file."""
+    fonts = {}
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            for described in [font, *[d.get_object() for d in font.get("/DescendantFonts", [])]]:
+                if "/FontDescriptor" in described:
+                    descriptor = described["/FontDescriptor"].get_object()
+                    fonts[str(described["/BaseFont"])] = any(
+                        key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3"))
+    return fonts
 
 
 def test_iso_weeks() -> None:
@@ -146,21 +174,42 @@ def test_html_pdf_csv_of_a_week_with_later_traffic(session: Session, playbook,
     assert [p.name for p in paths] == [f"abtest-weekly-{WEEK.label}.{f}"
                                       for f in ("html", "pdf", "csv")]
     html = paths[0].read_text(encoding="utf-8")
-    checker = check_html(html)
-    assert len(checker.fetched) == 4
-    assert all(url.startswith("data:image/png;base64,") for url in checker.fetched)
+    fetched = check_html(html)
+    assert len(fetched) == 4
+    assert all(url.startswith("data:image/png;base64,") for url in fetched)
     assert "http://" not in html and "https://" not in html
     for heading in ("话术实验周报", "本周概览", "流量与曝光", "因子效应", "分群（segment）",
                     "分流检查（SRM）", "顾客问卷", "满意度（4–5 分）", KEY, WEEK.label,
                     part.verdict, *part.next_steps, part.survey.comments[0].comment):
         assert heading in html
-    pdf = PdfReader(io.BytesIO(paths[1].read_bytes()))
-    text = "\n".join(page.extract_text() for page in pdf.pages)
-    assert len(pdf.pages) >= 2
-    assert KEY in text and WEEK.label in text
+    _check_pdf(paths[1].read_bytes(), part)
     rows = list(csv.DictReader(io.StringIO(paths[2].read_text(encoding="utf-8"))))
     assert {(r["experiment"], r["week"]) for r in rows} == {(KEY, WEEK.label)}
     assert len(rows) == 3 * 8
+
+
+def _check_pdf(data: bytes, part: ExperimentReport) -> None:
+    """The overview page, then the experiment's sections in order, in extractable Chinese."""
+    require_cjk_font()
+    fonts = embedded_fonts(data)
+    assert fonts and all(fonts.values()), fonts
+    assert any("WenQuanYi" in name for name in fonts), fonts
+    overview, *rest = pdf_pages(data)
+    assert overview.startswith(squeeze(f"话术实验周报 · {WEEK.label}"))
+    for text in ("本周概览", KEY, part.verdict, "下一步", *part.next_steps):
+        assert squeeze(text) in overview, text
+    experiment = "".join(rest)
+    assert rest[0].startswith(squeeze(f"{KEY} · {part.name}"))  # its own page
+    table_head = "".join(TEXTS["zh"][column] for column in ARM_COLUMNS)
+    sections = [part.verdict, "流量与曝光", "指标", table_head, "分流检查（SRM）", "因子效应",
+                "分群（segment）", "顾客问卷", "满意度（4–5 分）",
+                part.survey.comments[0].comment, "图表"]
+    at = [experiment.find(squeeze(text)) for text in sections]
+    assert -1 not in at and at == sorted(at), dict(zip(sections, at, strict=True))
+    primary = [row for row in part.rows if row.role == "primary"]
+    for row in primary:  # the per-arm table: each arm's label, then its units
+        assert squeeze(f"{row.label}{row.units}") in experiment, row.label
+    assert ("正常" if not part.document["srm"]["mismatch"] else "流量比例与设定不符") in experiment
 
 
 def test_empty_week_says_so(session: Session, tmp_path: Path) -> None:
@@ -171,13 +220,16 @@ def test_empty_week_says_so(session: Session, tmp_path: Path) -> None:
     wednesday = week.start + timedelta(days=2, hours=9)
     assert build_weekly_report(session, week, now=wednesday).window_end == wednesday
     html = render_html(report)
-    check_html(html)
+    assert check_html(html) == []
     assert "本周没有运行中的实验" in html
     english = render_html(build_weekly_report(session, week, lang="en"))
     assert "No experiments ran this week" in english and '<html lang="en">' in english
     paths = write_report(report, tmp_path, ["csv", "pdf"])
     assert paths[0].read_text(encoding="utf-8").count("\n") == 1  # the header only
-    assert len(PdfReader(io.BytesIO(paths[1].read_bytes())).pages) == 1
+    [page] = pdf_pages(paths[1].read_bytes())
+    assert page.startswith(squeeze(f"话术实验周报 · {week.label}"))
+    assert "本周没有运行中的实验" in page
+    assert len(page) < 120 and "本周概览" not in page, page  # title, dates, the empty note
     [stored] = stored_reports(tmp_path)
     assert (stored.week, sorted(stored.files)) == ("2026-W10", ["csv", "pdf"])
 
@@ -211,3 +263,27 @@ def test_the_chinese_report_words_the_engine_reasons_in_chinese(
     assert "no units assigned yet" not in html and "no cell has units yet" not in html
     report = build_weekly_report(session, WEEK, lang="en")
     assert "no cell has units yet" in render_html(report)  # experiments/ alone: English
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as the CLI's is when a person runs it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("progress", "tty", "shown"), [
+    (True, True, True), (True, False, False), (False, True, False)])
+def test_progress_bar_only_when_asked_and_on_a_terminal(
+        session: Session, monkeypatch: pytest.MonkeyPatch, progress: bool, tty: bool,
+        shown: bool) -> None:
+    """The CLI asks for it (a long week takes a while); cron's mail and the web app stay clean."""
+    start_in_week(session, stock_definition("shown-in-bar"), WEEK.start + timedelta(hours=1))
+    stderr = Terminal() if tty else io.StringIO()
+    monkeypatch.setattr("sys.stderr", stderr)
+    build_weekly_report(session, WEEK, progress=progress, now=WEEK.end)
+    if shown:
+        assert f"report {WEEK.label}: 100%" in stderr.getvalue()
+        assert "1/1" in stderr.getvalue()
+    else:
+        assert stderr.getvalue() == ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,17 @@ def live(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 
 @dataclass
 class Client:
-    """One storefront: a keep-alive connection, reopened after errors; counts what it saw."""
+    """One storefront: a keep-alive connection, reopened after errors; records what it saw.
+
+    ``failures`` keeps every attempt that got no answer at all (refused, reset, timed out), so a
+    test can tell a server that answers everything from one whose workers die or stall behind
+    the retries.
+    """
 
     live: LiveServer
     token: str
     statuses: list[int] = field(default_factory=list)
-    connection_errors: int = 0
+    failures: list[str] = field(default_factory=list)
     _connection: http.client.HTTPConnection | None = None
 
     def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
@@ -71,9 +76,9 @@ class Client:
         for _ in range(attempts):
             try:
                 status, raw = self._send(method, path, body)
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as error:
                 self.close()
-                self.connection_errors += 1
+                self.failures.append(f"{method} {path}: {error!r}")
                 time.sleep(0.2)
                 continue
             self.statuses.append(status)
@@ -87,6 +92,11 @@ class Client:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def unanswered(clients: Iterable[Client]) -> list[str]:
+    """Every attempt of ``clients`` that got no answer, for an assertion message."""
+    return [failure for client in clients for failure in client.failures]
 
 
 def event_batch(prefix: str, number: int, size: int, seed: Seed) -> dict[str, Any]:

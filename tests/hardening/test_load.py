@@ -1,9 +1,14 @@
 """Load without loss: 16 concurrent storefronts against a multi-worker gunicorn.
 
 Events: 20,000 in batches of 100, retried like a storefront would (same ids) on connection
-errors and 5xx; afterwards each is stored exactly once and no request ever failed with a 5xx
-(SQLite's "database is locked" would be one). Assignments: the same units asked for from
-several worker processes at once get one arm each, the stored one.
+errors and 5xx; afterwards each is stored exactly once, no request ever failed with a 5xx
+(SQLite's "database is locked" would be one) and none went unanswered. Assignments: the same
+units asked for from several worker processes at once get one arm each, the stored one.
+
+Unanswered means zero, not a few: each client sends its next request at once (never idle for
+gunicorn's 5 s keep-alive), a worker serves far fewer than its ``max_requests`` here, and a
+healthy request takes far less than the 30 s timeouts. So a refused, reset or timed-out attempt
+is a worker that died, stalled or dropped a connection, which the retries would otherwise hide.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from sqlalchemy import distinct, func, select
 
 from experiments.db import make_engine
 from experiments.models import Assignment, Event
-from tests.hardening.conftest import Client, LiveServer, event_batch
+from tests.hardening.conftest import Client, LiveServer, event_batch, unanswered
 
 CLIENTS = 16
 TOTAL_EVENTS = 20_000
@@ -50,9 +55,11 @@ def _check_events_stored_exactly_once(live: LiveServer, db_url: str) -> None:
         batches.put(number)
     with ThreadPoolExecutor(CLIENTS) as pool:
         clients = list(pool.map(lambda _: _send_batches(live, batches), range(CLIENTS)))
+    failed = unanswered(clients)
+    assert failed == [], f"{len(failed)} attempts got no answer: {failed[:5]}"
     statuses = [status for client in clients for status in client.statuses]
-    assert len(statuses) >= TOTAL_EVENTS // BATCH
     assert [status for status in statuses if status >= 500] == []
+    assert len(statuses) == TOTAL_EVENTS // BATCH  # one answer per batch: nothing retried
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
@@ -64,13 +71,13 @@ def _check_events_stored_exactly_once(live: LiveServer, db_url: str) -> None:
     assert stored == unique == TOTAL_EVENTS
 
 
-def _ask(live: LiveServer, unit: str) -> str:
+def _ask(live: LiveServer, unit: str) -> tuple[str, Client]:
     """One /assign on a fresh connection, so consecutive asks land on different workers."""
     client = Client(live, live.seed.storefront_token)
     try:
         return client.call("POST", "/api/v1/assign", {
             "experiment": live.seed.experiment, "unit_id": unit,
-            "attributes": {"channel": "chat"}})["arm"]
+            "attributes": {"channel": "chat"}})["arm"], client
     finally:
         client.close()
 
@@ -78,9 +85,11 @@ def _ask(live: LiveServer, unit: str) -> str:
 def _check_assignments_agree_across_workers(live: LiveServer, db_url: str) -> None:
     units = [f"shared-{i}" for i in range(UNITS)] * ASKS_PER_UNIT
     with ThreadPoolExecutor(CLIENTS) as pool:
-        arms = list(pool.map(lambda unit: (unit, _ask(live, unit)), units))
+        answers = list(pool.map(lambda unit: (unit, *_ask(live, unit)), units))
+    failed = unanswered(client for _, _, client in answers)
+    assert failed == [], f"{len(failed)} attempts got no answer: {failed[:5]}"
     seen: defaultdict[str, set[str]] = defaultdict(set)
-    for unit, arm in arms:
+    for unit, arm, _ in answers:
         seen[unit].add(arm)
     assert all(len(unit_arms) == 1 for unit_arms in seen.values()), seen
     engine = make_engine(db_url)
