@@ -120,7 +120,9 @@ def test_allocate_is_documented_with_its_outcome_and_errors(app) -> None:
     assert operation["security"] == [{"bearer": []}] and "409" in operation["summary"]
 
 
-def test_cli_allocates_what_is_due_or_the_experiment_named(app, client, admin_headers, runner) -> None:
+def test_cli_allocates_what_is_due_or_the_experiment_named(
+    app, client, admin_headers, runner
+) -> None:
     _thompson(client, admin_headers)
     _seed(app, [(300, 15), (300, 45)])
     due = runner.invoke(main, ["allocate"])  # the first period (period_hours) has just begun
