@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 import variants
 from abtest.rfm import TIERS
 from experiments.errors import DomainError, FieldIssue, InvalidInput
+from experiments.schema import PromotionRule, ThompsonAllocation
 from variants import Catalogue, Unit
 from variants.text import placeholders
 from web.ui.issues import issue_text
@@ -30,6 +31,15 @@ OPERATORS = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$regex"
 LIST_OPERATORS = ("$in", "$nin")
 METRIC_LISTS = ("secondary", "guardrails")
 BLANK_ROWS = 2
+#: The schema's defaults, shown as the placeholders of the fields left blank to take them.
+SCHEMA_DEFAULTS = {
+    f"{prefix}.{name}": model.model_fields[name].default
+    for prefix, model, names in [
+        ("allocation", ThompsonAllocation, ("period_hours", "floor", "min_units")),
+        ("promotion", PromotionRule, ("probability_best", "min_units_per_arm")),
+    ]
+    for name in names
+}
 DESIGN_FIELDS = ("template", "units", "design", "arms", "control", "weights")
 NEW_EXPERIMENT = MultiDict([("design", "factorial"), ("metrics.primary.name", "conversion"),
                             ("metrics.primary.kind", "binary"),

@@ -207,3 +207,19 @@ def test_calculator_errors_are_keyed_like_the_slots_on_the_form(editor: FlaskCli
     ("metrics.primary", "metrics"), ("allocation.thompson.floor", "allocation"), ("", "")])
 def test_error_paths_find_their_field(path: str, field: str) -> None:
     assert anchor(path) == field
+
+
+def test_blank_thompson_and_promotion_fields_show_and_take_the_schema_defaults(
+    app: Flask, editor: FlaskClient
+) -> None:
+    page = editor.get(NEW).get_data(as_text=True)
+    for name, shown in [("allocation.floor", "0.01"), ("allocation.period_hours", "24"),
+                        ("promotion.probability_best", "0.95")]:
+        assert f'name="{name}"' in page and f'placeholder="{shown}"' in page
+    blank = urgency(**{"allocation.floor": "", "allocation.period_hours": "",
+                       "promotion.probability_best": ""})
+    assert post_form(editor, NEW, blank, NEW).status_code == 302
+    definition = stored(app, "urgency-close").definition
+    assert (definition["allocation"]["floor"], definition["allocation"]["period_hours"]) == (
+        0.01, 24)
+    assert definition["promotion"]["probability_best"] == 0.95
