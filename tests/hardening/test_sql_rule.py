@@ -7,7 +7,8 @@ syntax tree (:mod:`ast`), so it holds whatever the Python version tokenizes f-st
 sees a statement split over concatenated pieces (``"SELECT ... WHERE id = " + unit``) as the
 whole it builds. Values go in as bind parameters; ruff's S608 (pyproject, ``make lint`` in CI)
 says the same. The checker is itself tested on bad and good samples, so the rule cannot pass
-vacuously.
+vacuously. What it cannot see: a statement kept in a variable and extended on a later line
+(``query += str(unit)``), which would take data-flow analysis; review catches that.
 """
 from __future__ import annotations
 
