@@ -7,7 +7,7 @@ Helper and creation URLs live under ``/experiments/-/``: an experiment key never
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ from web.ui.access import requires
 from web.ui.forms import ActionForm, PromoteForm, SampleSizeForm
 from web.ui.i18n import current_language, label
 from web.ui.issues import issue_text
+from web.ui.reasons import describe
 
 Document = dict[str, Any]
 MOVES: dict[str, Callable[..., Experiment]] = {
@@ -212,7 +213,7 @@ def sample_size_estimate() -> Response | tuple[Response, int]:
     plan = sample_size("binary", float(form.baseline.data) / 100, float(form.mde.data) / 100,
                        arms=arms)
     if plan.n_per_arm is None:
-        return jsonify(errors={form.mde.id: [plan.reason]}), 422
+        return jsonify(errors={form.mde.id: [describe(asdict(plan))]}), 422
     duration = days_needed(plan.n_per_arm, form.traffic.data or 0, arms=arms)
     message = _("With your traffic this needs about %(days)s days (%(n)s shoppers per arm).",
                 days=duration.days, n=plan.n_per_arm)
@@ -271,7 +272,7 @@ def _segment_choice() -> tuple[str | None, list[str]]:
     try:
         return parse(ResultsQuery, {"segment": raw}).segment, []
     except InvalidInput as error:
-        return None, [issue.message for issue in error.issues]
+        return None, [issue_text(issue, "segment") for issue in error.issues]
 
 
 def _allowed_actions(experiment: Experiment) -> list[str]:

@@ -18,7 +18,8 @@ from experiments.errors import FieldIssue
 
 #: The label of each form field (:func:`web.ui.definition_form.anchor` of a path).
 LABELS = {
-    "": _l("Experiment"), "key": _l("Key"), "name": _l("Name"), "hypothesis": _l("Hypothesis"),
+    "": _l("Experiment"), "segment": _l("Break down by attribute"),
+    "key": _l("Key"), "name": _l("Name"), "hypothesis": _l("Hypothesis"),
     "template": _l("Script template"), "units": _l("Units"), "design": _l("Design"),
     "arms": _l("Chosen arms"), "control": _l("Control arm"), "weights": _l("Weights"),
     "coverage": _l("Coverage"), "targeting": _l("Targeting"), "targeting_json": _l("Condition"),

@@ -187,6 +187,10 @@ def test_sample_size_calculator_uses_the_power_module(editor: FlaskClient) -> No
     assert answer.json["days"] == days_needed(plan.n_per_arm, 2000, arms=8).days
     bad = post_form(editor, "/experiments/-/sample-size", {**fields, "ss-baseline": "150"}, NEW)
     assert bad.status_code == 422 and list(bad.json["errors"]) == ["ss-baseline"]
+    impossible = post_form(editor, "/experiments/-/sample-size", {**fields, "ss-baseline": "95"},
+                           NEW)  # +10% of 95% is past 100%: the engine's reason, in Chinese
+    [message] = impossible.json["errors"]["ss-mde"]
+    assert impossible.status_code == 422 and "1.04" in message and "target" not in message
 
 
 def test_calculator_errors_are_keyed_like_the_slots_on_the_form(editor: FlaskClient) -> None:

@@ -98,8 +98,10 @@ def test_results_on_the_page_and_in_the_list(
     assert "<td>40</td>" in row[:row.index("</tr>")]
     broken_down = editor.get(f"{PAGE}?segment=channel", headers=EN).get_data(as_text=True)
     assert "channel = chat" in broken_down and "channel = qianniu" in broken_down
-    bad = editor.get(f"{PAGE}?segment=not a key", headers=EN)
-    assert bad.status_code == 200 and "String should match pattern" in bad.get_data(as_text=True)
+    bad = editor.get(f"{PAGE}?segment=not a key", headers=EN).get_data(as_text=True)
+    assert "Break down by attribute: use letters, digits and underscores" in bad
+    chinese = editor.get(f"{PAGE}?segment=not a key").get_data(as_text=True)
+    assert "“按属性拆分”只能使用" in chinese and "String should match" not in chinese
 
 
 def test_api_changes_are_audited_with_the_key_prefix(
