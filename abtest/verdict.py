@@ -279,8 +279,17 @@ def _significant(figures: VerdictInput) -> list[ArmFigures]:
     return [a for a in figures.arms if a.p_value is not None and a.p_value < threshold]
 
 
+def _control(figures: VerdictInput) -> ArmFigures:
+    return next(a for a in figures.arms if a.arm == figures.control)
+
+
 def _better(figures: VerdictInput, arm: ArmFigures) -> bool:
-    lift = arm.relative_lift or 0.0
+    """Better than control in the metric's direction, by the sign of the absolute lift: it is
+    defined when control's mean is 0 and the relative lift is not."""
+    control = _control(figures)
+    if arm.mean is None or control.mean is None:
+        return False
+    lift = arm.mean - control.mean
     return lift > 0 if figures.higher_is_better else lift < 0
 
 
@@ -297,7 +306,7 @@ def _days_to_significance(figures: VerdictInput, leader: ArmFigures) -> int | No
     """
     treatments = [a for a in figures.arms if a.arm != figures.control]
     arm = leader if leader.arm != figures.control else _most_likely_best(treatments)
-    control = next(a for a in figures.arms if a.arm == figures.control)
+    control = _control(figures)
     lift = arm.relative_lift
     if lift is None or control.mean is None or not math.isfinite(lift) or lift == 0:
         return None

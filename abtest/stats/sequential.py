@@ -99,19 +99,25 @@ def always_valid_p_value(estimate: float, estimator_variance: float, n: int, rho
 
     Inverting the CS of :func:`confidence_sequence_halfwidth` gives
     ``p = min(1, sqrt(n rho^2 + 1) * exp(-rho^2 n estimate^2 / (2 v (n rho^2 + 1))))`` with
-    ``v = estimator_variance``; ``1/p`` is the mixture e-value, so ``p`` is anytime-valid.
-    A zero variance gives 0 for a nonzero estimate and 1 otherwise (the limit of the formula).
+    ``v = estimator_variance`` (positive); ``1/p`` is the mixture e-value, so ``p`` is
+    anytime-valid.
 
     References
     ----------
     .. [1] Waudby-Smith et al. (2023), arXiv:2103.06476v7, eq. (155).
     .. [2] GrowthBook gbstats ``SequentialTwoSidedTTest.p_value``.
     """
-    if estimator_variance == 0:  # e.g. 0% vs 100% conversion: any difference is certain
-        return 1.0 if estimate == 0 else 0.0
     nr2p1 = n * rho**2 + 1
     log_p = 0.5 * math.log(nr2p1) - rho**2 * n * estimate**2 / (2 * estimator_variance * nr2p1)
     return min(1.0, math.exp(log_p))
+
+
+#: 1 of 1 converted against 0 of 2: the plug-in variance of the lift is 0, which says the sample
+#: is too small to estimate it, not that the lift is certain (gbstats refuses it likewise).
+ZERO_LIFT_VARIANCE = (
+    "zero_variance",
+    "every unit in each arm has the same outcome: the lift's variance cannot be estimated yet",
+)
 
 
 def sequential_compare(
@@ -144,7 +150,10 @@ def sequential_compare(
     rho = sequential_rho(alpha, tuning_parameter)
     n = treatment.n + control.n
     problem = diagnose(treatment, control, kind)
-    if problem is not None:
+    lift = estimate_lift(treatment, control, kind) if problem is None else None
+    if lift is not None and lift.absolute_variance == 0:
+        problem, lift = ZERO_LIFT_VARIANCE, None
+    if lift is None:
         return SequentialResult(
             kind,
             "none",
@@ -157,9 +166,8 @@ def sequential_compare(
             tuning_parameter,
             rho,
             n,
-            *problem,
+            *(problem or ZERO_LIFT_VARIANCE),
         )
-    lift = estimate_lift(treatment, control, kind)
     relative_ok = math.isfinite(lift.relative)
     return SequentialResult(
         kind=kind,

@@ -181,3 +181,12 @@ def test_guardrail_harm_in_the_document_stops_the_arm() -> None:
     assert verdict_of_results(document).steps[0] == NextStep("stop", "s=on")
     assert verdict_of_results(_document("fixed_horizon", (10, 10, 10))).kind == (
         "significant_winner")
+
+
+def test_an_arm_beating_a_control_without_conversions_is_a_winner() -> None:
+    """Control at 0%: the relative lift is undefined, the direction is the absolute lift's."""
+    control = ArmFigures("a=off", 1000, 0.0, None, None, 0.0)
+    better = ArmFigures("b", 1000, 0.02, None, 0.0001, 0.99)
+    verdict = decide(_figures(better, arms=(control, better)))
+    assert (verdict.kind, verdict.leader) == ("significant_winner", "b")
+    assert verdict.steps[0] == NextStep("promote", "b")

@@ -11,7 +11,6 @@ from scipy.optimize import minimize_scalar
 from abtest.stats.frequentist import compare
 from abtest.stats.sequential import (
     DEFAULT_TUNING_PARAMETER,
-    always_valid_p_value,
     confidence_sequence_halfwidth,
     sequential_compare,
     sequential_rho,
@@ -105,21 +104,18 @@ def test_sequence_is_wider_than_the_fixed_horizon_interval(n_per_arm):
     assert seq.p_value_sequential >= fixed.p_value
 
 
-def test_zero_variance_estimate_has_limit_p_values():
-    assert always_valid_p_value(0.0, 0.0, 100, 0.04) == 1.0
-    assert always_valid_p_value(-1.0, 0.0, 100, 0.04) == 0.0
-
-
 @pytest.mark.parametrize(
-    ("treatment", "control", "status"),
+    ("treatment", "control", "kind", "status"),
     [
-        (SampleStats.binary(0, 0), SampleStats.binary(0, 0), "no_data"),
-        (SampleStats.binary(300, 0), SampleStats.binary(310, 0), "no_conversions"),
-        (SampleStats(30, 60.0, 120.0), SampleStats(20, 40.0, 80.0), "zero_variance"),
+        (SampleStats.binary(0, 0), SampleStats.binary(0, 0), "binary", "no_data"),
+        (SampleStats.binary(300, 0), SampleStats.binary(310, 0), "binary", "no_conversions"),
+        (SampleStats(30, 60.0, 120.0), SampleStats(20, 40.0, 80.0), "numeric", "zero_variance"),
+        # every treatment unit converted, no control unit did: nothing says how sure that is
+        (SampleStats.binary(1, 1), SampleStats.binary(1, 0), "binary", "zero_variance"),
+        (SampleStats.binary(3, 3), SampleStats.binary(2, 0), "binary", "zero_variance"),
     ],
 )
-def test_degenerate_data_says_why(treatment, control, status):
-    kind = "numeric" if status == "zero_variance" else "binary"
+def test_degenerate_data_says_why(treatment, control, kind, status):
     result = sequential_compare(treatment, control, kind)
     assert result.status == status and result.reason
     assert math.isnan(result.p_value_sequential) and not result.significant
