@@ -7,7 +7,7 @@
    venv cannot be built the column is skipped with the reason.
 2. :func:`experiments.results.group_statistics` over N stored events (default 10 million) in a
    temporary SQLite file, migrated like production. Generation is not timed; the aggregation
-   runs in a fresh subprocess that reports its wall time and peak RSS (``ru_maxrss``).
+   runs in a fresh subprocess that reports its wall time and peak RSS (Linux ``VmHWM``).
 
 ``python -m bench.analysis_speed [--events N] [--skip-gbstats]``; ``python -m bench`` runs it with
 the defaults.
