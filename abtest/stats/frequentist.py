@@ -284,7 +284,7 @@ def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> list[flo
        Scand. J. Statist. 6(2), 65-70.
     .. [2] Benjamini, Y., Hochberg, Y. (1995). "Controlling the false discovery rate".
        J. R. Stat. Soc. B 57(1), 289-300.
-    .. [3] statsmodels ``multipletests``.
+    .. [3] statsmodels ``multipletests`` (Benjamini–Hochberg; the tests' reference for both).
     """
     if method not in ADJUSTMENT_METHODS:
         raise ValueError(f"method must be one of {ADJUSTMENT_METHODS}, got {method!r}")
@@ -292,8 +292,23 @@ def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> list[flo
     adjusted = np.full(values.shape, np.nan)
     finite = np.isfinite(values)
     if finite.any():
-        adjusted[finite] = multipletests(values[finite], method=method)[1]
+        family = values[finite]
+        adjusted[finite] = _holm(family) if method == "holm" else multipletests(
+            family, method=method)[1]
     return [float(p) for p in adjusted]
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's adjusted p-values: ``max_{j<=i} (m - j + 1) p_(j)`` in sorted order, capped at 1.
+
+    Written here, not taken from statsmodels: its ``multipletests(method="holm")`` runs a full
+    ``gc.collect()`` on every call, 40% of one results analysis and more in a server's heap.
+    """
+    order = np.argsort(p_values, kind="stable")
+    stepped = np.maximum.accumulate(p_values[order] * np.arange(len(p_values), 0, -1))
+    adjusted = np.empty_like(stepped)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
 
 
 def adjust_comparisons(
