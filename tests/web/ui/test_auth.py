@@ -102,3 +102,16 @@ def test_a_role_change_takes_effect_on_the_next_request(
     with app.extensions["abtest"].session_factory.begin() as session:
         session.execute(update(User).where(User.username == "ed").values(role="viewer"))
     assert editor.get("/experiments/-/new").status_code == 403
+
+
+def test_a_signed_in_browser_gets_nothing_from_the_api_and_no_cookie(
+    signed_in: Callable[[str], FlaskClient]
+) -> None:
+    """The API authenticates by key alone: an admin's page session neither opens it nor is
+    touched by it (the pages' cookie is not even read there)."""
+    browser = signed_in("ada")
+    for method, url in [("get", "/api/v1/experiments"), ("post", "/api/v1/assign")]:
+        answer = getattr(browser, method)(url, json={"experiment": "x", "unit_id": "u"})
+        assert answer.status_code == 401 and answer.json["error"]["code"]
+        assert "Set-Cookie" not in answer.headers
+    assert browser.get("/experiments").status_code == 200  # the page session still works
