@@ -21,7 +21,7 @@ from scipy import stats as sps
 from scipy.stats.contingency import expected_freq
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_generic
-from statsmodels.stats.proportion import proportions_ztest
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from abtest.stats.summary import SampleStats
 
@@ -168,7 +168,8 @@ def compare(
     cell of the 2x2 table is below 5 (Cochran's rule). Numeric metrics use Welch's t-test. The
     absolute-lift CI is the unpooled Wald interval (binary, normal quantile) or Welch's interval
     (numeric, t quantile with Welch–Satterthwaite df); the relative-lift CI uses the delta-method
-    standard error of :func:`estimate_lift` with the same quantile.
+    standard error of :func:`estimate_lift` with the same quantile. Where Fisher's test is used
+    the counts are too small for either: score intervals instead (:func:`_small_count_intervals`).
 
     Parameters
     ----------
@@ -205,15 +206,22 @@ def compare(
         df = welch_satterthwaite_df(treatment, control)
         quantile = sps.t.ppf(_confidence_quantile(alpha, alternative), df)
     lift = estimate_lift(treatment, control, kind)
+    if test == "fisher-exact":
+        absolute_ci, relative_ci = _small_count_intervals(treatment, control, alpha, alternative)
+        if math.isnan(lift.relative):
+            relative_ci = NAN_PAIR
+    else:
+        absolute_ci = _interval(lift.absolute, lift.absolute_variance, quantile, alternative)
+        relative_ci = _interval(lift.relative, lift.relative_variance, quantile, alternative)
     return ComparisonResult(
         kind=kind,
         test=test,
         statistic=float(statistic),
         p_value=float(p_value),
         absolute_lift=lift.absolute,
-        absolute_ci=_interval(lift.absolute, lift.absolute_variance, quantile, alternative),
+        absolute_ci=absolute_ci,
         relative_lift=lift.relative,
-        relative_ci=_interval(lift.relative, lift.relative_variance, quantile, alternative),
+        relative_ci=relative_ci,
         alpha=alpha,
         alternative=alternative,
         status="ok",
@@ -348,8 +356,37 @@ def _interval(
 ) -> tuple[float, float]:
     """``estimate -/+ quantile * sqrt(variance)``, open on the side the alternative ignores."""
     half = float(quantile) * math.sqrt(variance) if math.isfinite(variance) else NAN
-    lower = -math.inf if alternative == "smaller" else estimate - half
-    upper = math.inf if alternative == "larger" else estimate + half
+    return _open_side((estimate - half, estimate + half), alternative)
+
+
+def _small_count_intervals(
+    treatment: SampleStats, control: SampleStats, alpha: float, alternative: Alternative
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Absolute and relative lift CIs that stay honest at small counts (where Fisher is used):
+    Newcombe's hybrid score interval for the difference and the log-adjusted interval for the
+    ratio (minus 1), via statsmodels. The Wald interval collapses to a point when an arm is all
+    0s or all 1s (1 of 1 vs 0 of 2 gave [1, 1]). One-sided: the bound of the 2-alpha interval.
+
+    References
+    ----------
+    .. [1] Newcombe, R. G. (1998). "Interval estimation for the difference between independent
+       proportions: comparison of eleven methods". Statistics in Medicine 17, 873-890 (method 10).
+    .. [2] statsmodels ``confint_proportions_2indep``.
+    """
+    level = alpha if alternative == "two-sided" else 2 * alpha
+    counts = (treatment.sum, treatment.n, control.sum, control.n)
+    low, high = confint_proportions_2indep(*counts, method="newcomb", compare="diff",
+                                           alpha=level)
+    ratio_low, ratio_high = confint_proportions_2indep(*counts, method="log-adjusted",
+                                                       compare="ratio", alpha=level)
+    return (_open_side((low, high), alternative),
+            _open_side((ratio_low - 1, ratio_high - 1), alternative))
+
+
+def _open_side(bounds: tuple[float, float], alternative: Alternative) -> tuple[float, float]:
+    """A two-sided interval with the side the alternative ignores opened to infinity."""
+    lower = -math.inf if alternative == "smaller" else bounds[0]
+    upper = math.inf if alternative == "larger" else bounds[1]
     return (float(lower), float(upper))
 
 
@@ -391,8 +428,8 @@ def _ok_reason(test: str, lift: LiftEstimate) -> str:
     notes = []
     if test == "fisher-exact":
         notes.append(
-            "an expected cell count is below 5, so Fisher's exact test was used; "
-            "the lift CIs are normal approximations and may be rough"
+            "an expected cell count is below 5, so Fisher's exact test was used, with "
+            "Newcombe's score interval for the lift"
         )
     if math.isnan(lift.relative):
         notes.append("relative lift undefined: the control mean is 0")

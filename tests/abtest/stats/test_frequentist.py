@@ -132,6 +132,47 @@ def test_fisher_used_when_an_expected_count_is_below_five(alternative):
     assert "Fisher" in result.reason
 
 
+@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
+def test_small_counts_get_newcombe_and_log_adjusted_ratio_intervals(alternative):
+    treatment, control = SampleStats.binary(40, 7), SampleStats.binary(45, 1)
+    result = compare(treatment, control, "binary", alternative=alternative)
+    level = 0.05 if alternative == "two-sided" else 0.10  # one-sided: a bound of the 2a interval
+    diff = confint_proportions_2indep(7, 40, 1, 45, method="newcomb", compare="diff",
+                                      alpha=level)
+    ratio = confint_proportions_2indep(7, 40, 1, 45, method="log-adjusted", compare="ratio",
+                                       alpha=level)
+    expected_abs = [float(diff[0]), float(diff[1])]
+    expected_rel = [float(ratio[0]) - 1, float(ratio[1]) - 1]
+    if alternative == "larger":
+        expected_abs[1] = expected_rel[1] = math.inf
+    if alternative == "smaller":
+        expected_abs[0] = expected_rel[0] = -math.inf
+    assert list(result.absolute_ci) == pytest.approx(expected_abs, abs=TOL)
+    assert list(result.relative_ci) == pytest.approx(expected_rel, abs=TOL)
+
+
+def test_an_all_or_nothing_small_sample_still_has_a_wide_interval():
+    """1 of 1 against 0 of 2: the Wald interval would be the point [1, 1]."""
+    result = compare(SampleStats.binary(1, 1), SampleStats.binary(2, 0), "binary")
+    low, high = result.absolute_ci
+    assert result.test == "fisher-exact" and low < 0 < 1 == pytest.approx(high)
+    assert math.isnan(result.relative_ci[0])  # control at 0%: no relative lift
+
+
+@pytest.mark.slow
+def test_small_count_interval_covers_the_true_lift_about_95_percent():
+    """30 units per arm at 5% vs 12% (Fisher territory): Newcombe's interval is near nominal."""
+    rng = np.random.default_rng(2024)
+    sims, n, p_t, p_c = 2000, 30, 0.12, 0.05
+    covered = []
+    for t, c in zip(rng.binomial(n, p_t, sims), rng.binomial(n, p_c, sims), strict=True):
+        result = compare(SampleStats.binary(n, int(t)), SampleStats.binary(n, int(c)), "binary")
+        if result.status == "ok":
+            low, high = result.absolute_ci
+            covered.append(low <= p_t - p_c <= high)
+    assert 0.93 <= np.mean(covered) <= 0.985, np.mean(covered)
+
+
 def test_z_test_kept_when_every_expected_count_is_at_least_five():
     # Pooled rate 10/100: expected successes per arm exactly 5.
     result = compare(SampleStats.binary(50, 7), SampleStats.binary(50, 3), "binary")
