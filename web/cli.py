@@ -18,7 +18,7 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from experiments import apikeys, export, reports, results, segments, users
+from experiments import apikeys, export, reports, results, results_text, segments, users
 from experiments.db import current_revision, make_engine, make_session_factory, upgrade
 from experiments.definitions import Design, parse_definition, upsert_experiment
 from experiments.errors import DomainError, FieldIssue, InvalidInput
@@ -207,7 +207,7 @@ def results_command(settings: Settings, key: str, segment: str | None, alpha: fl
             fail([f"{key}: {error.message}"])
     document = results.results_document(found)
     click.echo(json.dumps(document, ensure_ascii=False, indent=1) if as_json
-               else results.format_results(document))
+               else results_text.format_results(document))
 
 
 @main.group("export")

@@ -26,11 +26,11 @@ from experiments.results import (
     POOLED,
     STRATIFIED,
     experiment_results,
-    format_results,
     group_statistics,
     metric_specs,
     results_document,
 )
+from experiments.results_text import format_results
 
 T0 = datetime(2026, 11, 9, 20, 0, tzinfo=UTC)
 CHANNELS = ["chat", "qianniu", "app", "sms", None]
