@@ -15,6 +15,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from experiments.errors import FieldIssue
+from web.ui import reasons
 
 #: The label of each form field (:func:`web.ui.definition_form.anchor` of a path).
 LABELS = {
@@ -98,13 +99,7 @@ def field_label(field: str) -> str:
 
 def _shown(params: Mapping[str, Any]) -> dict[str, str]:
     """Lists joined, numbers short (1.0 → 1), schema patterns in words, the rest as text."""
-    shown = {name: _text(value) for name, value in params.items()}
+    shown = {name: reasons.shown(value, digits=6) for name, value in params.items()}
     if "pattern" in shown:
         shown["pattern"] = str(PATTERNS.get(shown["pattern"], shown["pattern"]))
     return shown
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(_text(item) for item in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)

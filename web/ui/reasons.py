@@ -71,15 +71,16 @@ def describe(section: Mapping[str, Any], translate: Callable[[str], str] = gette
         code = "days_needed_one"
     if code not in MESSAGES:
         return str(section.get("reason") or "")
-    return translate(MESSAGES[code]) % {name: _shown(value) for name, value in params.items()}
+    return translate(MESSAGES[code]) % {name: shown(value) for name, value in params.items()}
 
 
-def _shown(value: Any) -> str:
-    """Lists joined (``countdown=off|stock_left=on, …``), floats to 3 significant digits."""
+def shown(value: Any, digits: int = 3) -> str:
+    """A message parameter as text: lists joined (``countdown=off|stock_left=on, …``), floats
+    to ``digits`` significant digits (1.0 → 1), the rest as they are."""
     if isinstance(value, list | tuple):
-        return ", ".join(_shown(item) for item in value)
+        return ", ".join(shown(item, digits) for item in value)
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
