@@ -5,8 +5,8 @@
    numbers. gbstats pins numpy<2/pandas<2, so it runs in a throwaway virtualenv
    (``bench/.venv-gbstats``, git-ignored) through ``bench/gbstats_reference_timing.py``; when that
    venv cannot be built the column is skipped with the reason.
-2. :func:`experiments.results.group_statistics` over N stored events (default 10 million) in a
-   temporary SQLite file, migrated like production. Generation is not timed; the aggregation
+2. :func:`experiments.aggregation.group_statistics` over N stored events (default 10 million)
+   in a temporary SQLite file, migrated like production. Generation is not timed; the aggregation
    runs in a fresh subprocess that reports its wall time and peak RSS (Linux ``VmHWM``).
 
 ``python -m bench.analysis_speed [--events N] [--skip-gbstats]``; ``python -m bench`` runs it with
@@ -256,9 +256,10 @@ def peak_rss_mb() -> float:
 
 def aggregate(path: Path, segment: str | None) -> dict[str, float]:
     """Run :func:`group_statistics` once: wall and CPU seconds, peak RSS before and after."""
+    from experiments.aggregation import group_statistics
     from experiments.db import make_engine, make_session_factory
     from experiments.definitions import design_of, get_experiment
-    from experiments.results import group_statistics, metric_specs
+    from experiments.results import metric_specs
 
     engine = make_engine(f"sqlite:///{path}")
     with make_session_factory(engine)() as session:

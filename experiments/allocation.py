@@ -1,7 +1,7 @@
 """Thompson allocation of running experiments, winner promotion, and their recorded history.
 
 One run for one experiment: aggregate per-arm statistics in SQL (the results service's
-:func:`experiments.results.group_statistics`), compute Thompson weights
+:func:`experiments.aggregation.group_statistics`), compute Thompson weights
 (:func:`abtest.allocation.thompson_weights`), check the promotion rule
 (:func:`abtest.promotion.evaluate_promotion`), then either open a new allocation period with the
 new weights or promote the leader. New units follow the new weights; assigned units keep their
@@ -31,11 +31,12 @@ from abtest.allocation import AllocationResult, thompson_weights
 from abtest.promotion import GuardrailData, PromotionDecision, PromotionRule, evaluate_promotion
 from abtest.stats.summary import SampleStats
 from experiments import audit
+from experiments.aggregation import GroupStats, group_statistics
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.errors import NotAllocatable
 from experiments.lifecycle import promote_experiment
 from experiments.models import Base, Experiment, WeightsPeriod, utcnow
-from experiments.results import GroupStats, group_statistics, metric_specs
+from experiments.results import metric_specs
 from experiments.schema import ExperimentDefinition, ThompsonAllocation
 from variants import Catalogue
 

@@ -1,19 +1,8 @@
 """Experiment results: sufficient statistics aggregated in SQL, analysed by abtest.stats.analysis.
 
-The database does all row work (DESIGN.md, "Analysis never loads raw rows into Python"). One
-two-level query, built from SQLAlchemy constructs so it runs unchanged on SQLite and PostgreSQL:
-
-1. per unit: ``assignments LEFT JOIN events`` on the unit, the metric names, and
-   ``assigned_at <= occurred_at [<= window end]``, keeping events of this experiment or of no
-   experiment (``experiment_id IS NULL`` counts for every experiment the unit is in) and dropping
-   events flagged ``unexposed``. A binary metric is 1 when the unit has at least one such event;
-   a numeric metric is the sum of their values (a missing value counts 0). Units without events
-   get 0 (the LEFT JOIN).
-2. per group (arm, weights version, UTC exposure day, segment): ``COUNT``, ``SUM(x)`` and
-   ``SUM(x*x)``.
-
-The few group rows come back as :class:`~abtest.stats.summary.SampleStats`; overall, per-period,
-per-day and per-segment figures are sums of them (``SampleStats.__add__``).
+The database does all row work (:mod:`experiments.aggregation`). The few group rows come back
+as :class:`~abtest.stats.summary.SampleStats`; overall, per-period, per-day and per-segment
+figures are sums of them (``SampleStats.__add__``).
 
 When Thompson sampling has moved the weights (more than one allocation period with units), the
 arm comparisons are post-stratified by period (:func:`abtest.stats.stratified.post_stratify`;
@@ -29,19 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    Select,
-    and_,
-    case,
-    cast,
-    func,
-    literal,
-    null,
-    or_,
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abtest.stats.analysis import (
@@ -60,35 +37,23 @@ from abtest.stats.analysis import (
 )
 from abtest.stats.stratified import StratifiedArms, post_stratify
 from abtest.stats.summary import SampleStats
+from experiments.aggregation import (
+    DEFAULT_TOP_SEGMENTS,
+    MISSING,
+    OTHER,
+    GroupStats,
+    group_statistics,
+)
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.errors import FieldIssue, InvalidInput
-from experiments.models import Assignment, Event, Experiment, WeightsPeriod, utcnow
+from experiments.models import Experiment, WeightsPeriod, utcnow
 from experiments.schema import ExperimentDefinition
 from variants import Catalogue
 
-#: Label of the segment values outside the top N by traffic.
-OTHER = "(other)"
-#: Label of units whose exposure attributes lack the segment key.
-MISSING = "(none)"
-DEFAULT_TOP_SEGMENTS = 5
 #: Statuses in which the experiment still collects data: sequential inference is the headline.
 COLLECTING = ("draft", "running", "paused")
 POOLED = "pooled (single allocation period)"
 STRATIFIED = "post-stratified by allocation period (Miratrix, Sekhon & Yu 2013)"
-
-
-@dataclass(frozen=True)
-class GroupStats:
-    """Sufficient statistics of the units of one (arm, weights version, day, segment) group.
-
-    ``stats`` has one ``SampleStats`` per metric, in the order the metrics were asked for.
-    """
-
-    arm: str
-    weights_version: int
-    day: str
-    segment: str | None
-    stats: tuple[SampleStats, ...]
 
 
 @dataclass(frozen=True)
@@ -121,40 +86,6 @@ def metric_specs(definition: ExperimentDefinition) -> tuple[MetricSpec, ...]:
         for role, found in roles
         for m in found
     )
-
-
-def group_statistics(
-    session: Session,
-    experiment_id: int,
-    metrics: Sequence[MetricSpec],
-    *,
-    segment: str | None = None,
-    top: int = DEFAULT_TOP_SEGMENTS,
-    until: datetime | None = None,
-) -> list[GroupStats]:
-    """COUNT/SUM/SUM(x*x) per arm, weights version, UTC exposure day and segment, in SQL.
-
-    Parameters
-    ----------
-    session : Session
-    experiment_id : int
-    metrics : sequence of MetricSpec
-        Event names and kinds; ``GroupStats.stats`` follows this order.
-    segment : str, optional
-        Exposure attribute (key of ``Assignment.attributes``) to break down by: its ``top``
-        values by units keep their name, the others become ``"(other)"``.
-    until : datetime, optional
-        End of the analysis window; units exposed after it and events after it are ignored.
-    """
-    labels = _segment_labels(session, experiment_id, segment, top, until)
-    per_unit = _per_unit(session, experiment_id, metrics, labels, until).subquery("per_unit")
-    sums = []
-    for i in range(len(metrics)):
-        value = per_unit.c[f"m{i}"]
-        sums += [func.coalesce(func.sum(value), 0.0), func.coalesce(func.sum(value * value), 0.0)]
-    keys = (per_unit.c.arm, per_unit.c.weights_version, per_unit.c.day, per_unit.c.segment)
-    query = select(*keys, func.count(), *sums).group_by(*keys)
-    return [_group(row, len(metrics)) for row in session.execute(query)]
 
 
 def analysis_input(
@@ -364,109 +295,6 @@ def _periods(session: Session, experiment: Experiment) -> dict[int, tuple[float,
         WeightsPeriod.experiment_id == experiment.id
     )
     return {version: tuple(weights) for version, weights in session.execute(query)}
-
-
-def _segment_expression(segment: str) -> ColumnElement[Any]:
-    """``attributes ->> key`` (PostgreSQL) / ``json_extract`` (SQLite) as text."""
-    return Assignment.attributes[segment].as_string()
-
-
-def _exposed(experiment_id: int, until: datetime | None) -> list[ColumnElement[bool]]:
-    """The units in the analysis: assigned in the experiment, by ``until`` when given."""
-    exposed = [Assignment.experiment_id == experiment_id]
-    if until is not None:
-        exposed.append(Assignment.assigned_at <= until)
-    return exposed
-
-
-def _segment_labels(
-    session: Session, experiment_id: int, segment: str | None, top: int, until: datetime | None
-) -> ColumnElement[Any]:
-    """The segment column: a top-``top`` value by units, NULL when missing, else "(other)"."""
-    if segment is None:
-        return null()
-    raw = (
-        select(_segment_expression(segment).label("value"))
-        .where(*_exposed(experiment_id, until))
-        .subquery()
-    )
-    ranked = (
-        select(raw.c.value)
-        .group_by(raw.c.value)
-        .order_by(func.count().desc(), raw.c.value.asc().nulls_last())
-        .limit(top)
-    )
-    values = list(session.scalars(ranked))
-    named = [value for value in values if value is not None]
-    expression = _segment_expression(segment)
-    whens: list[tuple[ColumnElement[bool], Any]] = []
-    if named:
-        whens.append((expression.in_(named), expression))
-    if None in values:
-        whens.append((expression.is_(None), null()))
-    return case(*whens, else_=literal(OTHER)) if whens else literal(OTHER)
-
-
-def _utc_day(session: Session, column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``YYYY-MM-DD`` of a UTC timestamp on either backend.
-
-    SQLite stores the UTC wall time as text (``date()`` reads it); PostgreSQL's ``timestamptz``
-    is converted to UTC first so the session time zone cannot shift the day.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        return func.date(column)
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return cast(column, Date)
-
-
-def _metric_value(metric: MetricSpec) -> ColumnElement[Any]:
-    """Per-unit value: 1 if any matching event (binary), else the sum of the values."""
-    if metric.kind == "binary":
-        return func.max(case((Event.name == metric.name, 1), else_=0))
-    value = case((Event.name == metric.name, func.coalesce(Event.value, 0.0)), else_=0.0)
-    return func.coalesce(func.sum(value), 0.0)
-
-
-def _per_unit(
-    session: Session,
-    experiment_id: int,
-    metrics: Sequence[MetricSpec],
-    segment: ColumnElement[Any],
-    until: datetime | None,
-) -> Select[Any]:
-    """One row per assigned unit with its metric values (the inner level of the aggregation)."""
-    joined = [
-        Event.unit_id == Assignment.unit_id,
-        Event.name.in_([m.name for m in metrics]),
-        or_(Event.experiment_id == Assignment.experiment_id, Event.experiment_id.is_(None)),
-        Event.unexposed.is_(False),
-        Event.occurred_at >= Assignment.assigned_at,
-    ]
-    if until is not None:
-        joined.append(Event.occurred_at <= until)
-    columns = [_metric_value(m).label(f"m{i}") for i, m in enumerate(metrics)]
-    return (
-        select(
-            Assignment.arm.label("arm"),
-            Assignment.weights_version.label("weights_version"),
-            _utc_day(session, Assignment.assigned_at).label("day"),
-            segment.label("segment"),
-            *columns,
-        )
-        .outerjoin(Event, and_(*joined))
-        .where(*_exposed(experiment_id, until))
-        .group_by(Assignment.id)
-    )
-
-
-def _group(row: Any, metric_count: int) -> GroupStats:
-    n = int(row[4])
-    stats = tuple(
-        SampleStats(n, float(row[5 + 2 * i]), float(row[6 + 2 * i])) for i in range(metric_count)
-    )
-    return GroupStats(row[0], int(row[1]), str(row[2]), row[3], stats)
 
 
 class _Folder:

@@ -1,5 +1,6 @@
-"""experiments.results: SQL sufficient statistics against plain-Python sums of the inserted rows,
-on SQLite and PostgreSQL (the ``session`` fixture runs on both)."""
+"""experiments.aggregation and experiments.results: SQL sufficient statistics against
+plain-Python sums of the inserted rows, on SQLite and PostgreSQL (the ``session`` fixture runs
+on both)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,16 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from statsmodels.stats.proportion import proportions_ztest
 
+from experiments import aggregation
+from experiments.aggregation import MISSING, OTHER, group_statistics
 from experiments.definitions import create_experiment, design_of, set_weights
 from experiments.errors import InvalidInput, NotFound
 from experiments.lifecycle import start_experiment, stop_experiment
 from experiments.models import Assignment, Event, Experiment
 from experiments.results import (
-    MISSING,
-    OTHER,
     POOLED,
     STRATIFIED,
     experiment_results,
-    group_statistics,
     metric_specs,
     results_document,
 )
@@ -159,6 +159,51 @@ def test_segments_keep_the_top_values_and_pool_the_rest(session: Session, playbo
     metrics = metric_specs(design_of(experiment).definition)
     groups = group_statistics(session, experiment.id, metrics, segment="channel", top=2)
     _assert_same(_actual(groups), _expected(session, experiment, rows, segment_of))
+
+
+@pytest.fixture
+def sharded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Shard any SQLite-file aggregation over 3 connections; lists the shard counts run."""
+    monkeypatch.setattr(aggregation, "SHARD_MIN_UNITS", 1)
+    monkeypatch.setattr(aggregation.os, "cpu_count", lambda: 3)
+    runs: list[int] = []
+    execute = aggregation._execute_concurrently
+
+    def counted(engine, queries):
+        runs.append(len(queries))
+        return execute(engine, queries)
+
+    monkeypatch.setattr(aggregation, "_execute_concurrently", counted)
+    return runs
+
+
+def test_shards_add_up_to_the_python_sums(session: Session, playbook, sharded) -> None:
+    experiment = _start(session, _definition(playbook))
+    rows = _seed(session, experiment, 200, 5, _other_experiment(session, playbook))
+    until = T0 + timedelta(hours=50)
+    metrics = metric_specs(design_of(experiment).definition)
+    groups = group_statistics(session, experiment.id, metrics, segment="channel", top=3,
+                              until=until)
+    ranked = {g.segment for g in groups} - {OTHER}
+    assert sharded == [3]
+    assert len(ranked) == 3
+    _assert_same(_actual(groups), _expected(
+        session, experiment, rows,
+        lambda row: c if (c := row["attributes"].get("channel")) in ranked else OTHER, until))
+
+
+def test_uncommitted_units_are_counted_on_the_session_not_sharded(
+    session: Session, playbook, sharded
+) -> None:
+    experiment = _start(session, _definition(playbook))
+    _seed(session, experiment, 50, 6, _other_experiment(session, playbook))
+    session.add(Assignment(experiment_id=experiment.id, unit_id="fresh", arm=design_of(
+        experiment).arm_keys[0], weights_version=1, attributes={}, assigned_at=T0))
+    session.flush()
+    metrics = metric_specs(design_of(experiment).definition)
+    groups = group_statistics(session, experiment.id, metrics)
+    assert sum(g.stats[0].n for g in groups) == 51
+    assert sharded == []
 
 
 def test_window_ends_when_the_experiment_stops(session: Session, playbook) -> None:
