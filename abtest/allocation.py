@@ -48,8 +48,8 @@ class AllocationResult:
     probability_best : tuple of float or None
         Monte Carlo ``P(arm is best)``; None when the gate kept the weights.
     posteriors : tuple of Posterior or None
-        Each arm's posterior (``BetaPosterior`` or ``NormalPosterior``, with ``.dist`` for its
-        mean and intervals); None when the gate kept the weights.
+        Each arm's posterior (``BetaPosterior`` or ``NormalPosterior``, with its mean and
+        ``interval``); None when the gate kept the weights.
     reweighted : bool
         False when the weights were left as they were (``current_weights`` or equal).
     reason : str

@@ -9,6 +9,8 @@ from scipy import integrate
 from scipy import stats as sps
 from scipy.special import betaln
 
+from abtest.stats.bayesian import BetaPosterior, NormalPosterior
+
 
 def miller_prob_b_beats_a(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
     """Evan Miller's exact ``P(p_B > p_A)`` for Beta posteriors (integer ``a_b``).
@@ -30,6 +32,13 @@ def stucchio_loss(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
     return mu_b * miller_prob_b_beats_a(a_a, b_a, a_b + 1, b_b) - mu_a * miller_prob_b_beats_a(
         a_a + 1, b_a, a_b, b_b
     )
+
+
+def scipy_posterior(posterior: BetaPosterior | NormalPosterior) -> sps.rv_continuous:
+    """The posterior as a frozen scipy distribution, for quadrature."""
+    if isinstance(posterior, BetaPosterior):
+        return sps.beta(posterior.alpha, posterior.beta)
+    return sps.norm(posterior.mean, posterior.sd)
 
 
 def quad_probability_best(dists: Sequence[sps.rv_continuous]) -> np.ndarray:

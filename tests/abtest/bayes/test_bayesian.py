@@ -27,6 +27,7 @@ from abtest.stats.summary import SampleStats
 from tests.abtest.bayes.references import (
     miller_prob_b_beats_a,
     quad_probability_best,
+    scipy_posterior,
     stucchio_loss,
 )
 
@@ -88,7 +89,7 @@ def _integral_over_control(treatment: BetaPosterior, control: BetaPosterior) -> 
     survival function of ``Beta(α_t + 1, β_t)``: the mirror image of the implementation's
     integrals over the treatment density.
     """
-    c, t = control.dist, treatment.dist
+    c, t = scipy_posterior(control), scipy_posterior(treatment)
     t_plus = sps.beta(treatment.alpha + 1, treatment.beta)
     mean_t = t.mean()
     edges = {"points": [c.ppf(0.05), c.ppf(0.95)], "limit": 200, "epsabs": 1e-13}
@@ -201,7 +202,7 @@ def test_probability_best_matches_quadrature(kind, arms):
     draws = 100_000
     result = bayesian_compare(arms, kind, seed=5, draws=draws)
     estimate = np.array([arm.probability_best for arm in result.arms])
-    reference = quad_probability_best([arm_posterior(a, kind).dist for a in arms])
+    reference = quad_probability_best([scipy_posterior(arm_posterior(a, kind)) for a in arms])
     assert reference.sum() == pytest.approx(1.0, abs=1e-6)
     assert estimate.sum() == 1.0
     sigma = np.sqrt(np.maximum(reference * (1 - reference), 1e-4) / draws)
