@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from abtest.stats.analysis import AnalysisConfig, AnalysisInput, Group, MetricSpec, analyze
+from abtest.stats.analysis import analyze
+from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, Group, MetricSpec
 from abtest.stats.summary import SampleStats
 
 BENCH = Path(__file__).resolve().parent

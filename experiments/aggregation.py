@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from abtest.stats.analysis import MetricSpec
+from abtest.stats.analysis_types import MetricSpec
 from abtest.stats.summary import SampleStats
 from experiments.models import Assignment, Event
 

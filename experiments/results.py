@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from abtest.stats.analysis import (
+from abtest.stats.analysis import analyze, as_json, srm_report
+from abtest.stats.analysis_types import (
     AllocationPeriod,
     AnalysisConfig,
     AnalysisInput,
@@ -31,9 +32,6 @@ from abtest.stats.analysis import (
     MetricSpec,
     MetricStats,
     SegmentsReport,
-    analyze,
-    as_json,
-    srm_report,
 )
 from abtest.stats.stratified import StratifiedArms, post_stratify
 from abtest.stats.summary import SampleStats

@@ -9,7 +9,8 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from abtest.stats.analysis import AnalysisConfig, AnalysisInput, MetricSpec, analyze, as_json
+from abtest.stats.analysis import analyze, as_json
+from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, MetricSpec
 from abtest.stats.summary import SampleStats
 from abtest.verdict import (
     ArmFigures,

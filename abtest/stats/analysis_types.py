@@ -1,0 +1,289 @@
+"""The input and output values of :func:`abtest.stats.analysis.analyze`, as frozen dataclasses.
+
+Kept apart from the orchestration so that callers that only build inputs or read results
+(the results service, charts, reports, the verdict) depend on the values, not on the code that
+computes them. Every float that is undefined is NaN here; ``as_json`` turns it into ``null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from abtest.stats.factorial import TermEstimate
+from abtest.stats.frequentist import MetricKind, OmnibusResult
+from abtest.stats.health import SRM_THRESHOLD
+from abtest.stats.sequential import DEFAULT_TUNING_PARAMETER
+from abtest.stats.summary import SampleStats
+
+MetricRole = Literal["primary", "secondary", "guardrail"]
+DecisionBasis = Literal["sequential", "fixed_horizon"]
+#: Per metric name, one ``SampleStats`` per arm in :attr:`AnalysisConfig.arms` order.
+MetricStats = Mapping[str, Sequence[SampleStats]]
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as defined in the experiment: events ``name`` give a rate or a mean."""
+
+    name: str
+    kind: MetricKind
+    role: MetricRole = "primary"
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """What the analysis needs beyond the numbers.
+
+    Attributes
+    ----------
+    arms : tuple of str
+        Arm keys; every per-arm sequence follows this order.
+    metrics : tuple of MetricSpec
+        Primary first (the factorial and power sections use it).
+    control : int
+        Index of the control arm.
+    alpha : float
+        Level of every test and ``1 - alpha`` coverage of every interval.
+    decision_basis : {"sequential", "fixed_horizon"}
+        Which p-value and interval are the headline: sequential while the experiment runs
+        (peeking is allowed), fixed horizon once it has stopped.
+    weights : tuple of float, optional
+        Configured weights, for the SRM check when no allocation periods are given.
+    arm_choices : tuple of mapping, optional
+        Each arm's ``{unit: variant}``, for the factorial model (empty: no factorial section).
+    minimum_effect : float
+        Relative lift the power section plans for (0.05 = +5%).
+    draws : int
+        Monte Carlo draws per arm behind ``probability_best`` and the binary lift's interval.
+        The standard error of a probability, ``sqrt(p(1-p)/draws)``, is at most 0.0035 at
+        20,000 (0.0028 at the verdict's 0.8 threshold); an interval end moves by about
+        ``2.7 sd/sqrt(draws)`` = 0.02 posterior sd. 100,000 draws would cut those errors by
+        ``sqrt(5)`` and nearly double the whole analysis' time (Beta sampling dominates it).
+    seed : int
+        Seed of those draws: the figures are reproducible.
+    """
+
+    arms: tuple[str, ...]
+    metrics: tuple[MetricSpec, ...]
+    control: int = 0
+    alpha: float = 0.05
+    decision_basis: DecisionBasis = "sequential"
+    weights: tuple[float, ...] | None = None
+    arm_choices: tuple[Mapping[str, str], ...] = ()
+    tuning_parameter: float = DEFAULT_TUNING_PARAMETER
+    minimum_effect: float = 0.05
+    power: float = 0.8
+    srm_threshold: float = SRM_THRESHOLD
+    draws: int = 20_000
+    seed: int = 20_261_123
+
+
+@dataclass(frozen=True)
+class AllocationPeriod:
+    """Units per arm assigned while ``weights`` were in force (one weights version)."""
+
+    version: int
+    weights: tuple[float, ...]
+    units: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Sufficient statistics of one group of units: a segment value or an exposure day."""
+
+    label: str
+    stats: MetricStats
+
+
+@dataclass(frozen=True)
+class AnalysisInput:
+    """Everything aggregated by the database for one analysis."""
+
+    overall: MetricStats
+    periods: tuple[AllocationPeriod, ...] = ()
+    days: tuple[Group, ...] = ()
+    segment_attribute: str | None = None
+    segment_top: int = 0
+    segments: tuple[Group, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lift:
+    """Treatment minus control: fixed-horizon CIs and sequential confidence-sequence bounds."""
+
+    absolute: float
+    absolute_ci: tuple[float, float]
+    relative: float
+    relative_ci: tuple[float, float]
+    absolute_ci_sequential: tuple[float, float]
+    relative_ci_sequential: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """One arm on one metric; comparison fields are NaN (``null``) and ``lift`` None for control.
+
+    ``p_value_holm`` / ``p_value_bh`` are adjusted over every (treatment arm, metric) pair.
+    ``chance_to_beat_control``, ``probability_best`` and ``expected_loss`` read "better" in the
+    metric's direction (lower is better when ``higher_is_better`` is false).
+    """
+
+    arm: str
+    is_control: bool
+    units: int
+    mean: float
+    std_dev: float
+    lift: Lift | None
+    test: str
+    p_value: float
+    p_value_holm: float
+    p_value_bh: float
+    p_value_sequential: float
+    chance_to_beat_control: float
+    probability_best: float
+    expected_loss: float
+    credible_interval: tuple[float, float]
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """All arms on one metric, the k-arm omnibus test, and the methods used."""
+
+    name: str
+    kind: MetricKind
+    role: MetricRole
+    higher_is_better: bool
+    method: str
+    omnibus: OmnibusResult
+    arms: tuple[ArmResult, ...]
+
+
+@dataclass(frozen=True)
+class SrmReport:
+    """Sample-ratio check against the weights of every allocation period."""
+
+    method: str
+    periods: int
+    observed: tuple[int, ...]
+    expected: tuple[float, ...]
+    statistic: float
+    p_value: float
+    threshold: float
+    mismatch: bool
+    status: str
+    reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuardrailCheck:
+    """One treatment arm on one guardrail metric."""
+
+    metric: str
+    arm: str
+    harmed: bool
+    higher_is_better: bool
+    p_value: float
+    status: str
+    reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuardrailsReport:
+    """Every guardrail check; ``harmed`` when any arm is significantly worse on any guardrail."""
+
+    method: str
+    harmed: bool
+    checks: tuple[GuardrailCheck, ...]
+
+
+@dataclass(frozen=True)
+class PowerReport:
+    """Sample size for the planned lift on the primary metric and the days still needed."""
+
+    method: str
+    metric: str
+    baseline_mean: float
+    minimum_effect: float
+    n_per_arm: int | None
+    units_per_arm: int
+    daily_units: float
+    days_needed: int | None
+    detectable_effect_now: float
+    status: str
+    reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FactorialReport:
+    """Main effects and two-way interactions of the script units on the primary metric."""
+
+    method: str
+    metric: str
+    factors: tuple[str, ...]
+    reference_levels: tuple[tuple[str, str], ...]
+    terms: tuple[TermEstimate, ...]
+    n_units: int
+    status: str
+    reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """The per-metric analysis restricted to units whose attribute had this value."""
+
+    value: str
+    units: int
+    metrics: tuple[MetricResult, ...]
+
+
+@dataclass(frozen=True)
+class SegmentsReport:
+    """Per-segment results of one exposure attribute (``attribute`` None: none was asked)."""
+
+    attribute: str | None
+    method: str
+    values: tuple[SegmentResult, ...]
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """Units exposed on one UTC day per arm, and each metric's mean per arm for them."""
+
+    day: str
+    units: tuple[int, ...]
+    means: Mapping[str, tuple[float, ...]]
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """The whole results document of one experiment (before JSON conversion)."""
+
+    status: str
+    reason: str
+    decision_basis: DecisionBasis
+    alpha: float
+    arms: tuple[str, ...]
+    control: str
+    units: tuple[int, ...]
+    multiple_comparisons: str
+    metrics: tuple[MetricResult, ...]
+    srm: SrmReport
+    guardrails: GuardrailsReport
+    power: PowerReport
+    factorial: FactorialReport | None
+    segments: SegmentsReport
+    daily: tuple[DayResult, ...]
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
