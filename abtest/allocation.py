@@ -16,14 +16,13 @@ import numpy as np
 from abtest.stats.bayesian import (
     UNIFORM_PRIOR,
     BetaPrior,
-    MetricKind,
     Posterior,
     arm_posterior,
     posterior_problem,
     probability_best,
     sample_posteriors,
 )
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import MetricKind, SampleStats
 
 #: Monte Carlo draws per arm for allocation weights: the standard error of each weight,
 #: ``sqrt(p(1-p)/draws)``, is at most 0.0071 at 5,000 draws (0.005 at 10,000). Traffic weights

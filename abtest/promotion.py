@@ -31,10 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abtest.stats.frequentist import MetricKind
 from abtest.stats.health import check_guardrail
 from abtest.stats.sequential import sequential_compare
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import MetricKind, SampleStats
 
 
 @dataclass(frozen=True)

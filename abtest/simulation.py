@@ -18,7 +18,8 @@ import numpy as np
 
 from abtest.allocation import DEFAULT_FLOOR, DEFAULT_MIN_UNITS, thompson_weights
 from abtest.promotion import PromotionRule, evaluate_promotion
-from abtest.stats.frequentist import adjust_comparisons, compare
+from abtest.stats.frequentist import compare
+from abtest.stats.multiplicity import adjust_comparisons
 from abtest.stats.summary import SampleStats
 
 

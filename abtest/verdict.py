@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from abtest.stats.frequentist import MetricKind
 from abtest.stats.power import days_needed, sample_size
+from abtest.stats.summary import MetricKind
 
 Kind = Literal["significant_winner", "significant_loser", "leading", "no_difference",
                "needs_more_data", "no_data"]

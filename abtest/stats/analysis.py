@@ -5,7 +5,7 @@ This module is orchestration: it computes nothing new. Given ``SampleStats`` per
 period), it calls the tested stats modules and assembles one frozen result:
 
 * fixed horizon: :func:`abtest.stats.frequentist.compare` per treatment arm and metric, the k-arm
-  :func:`~abtest.stats.frequentist.omnibus_test`, and Holm and Benjamini–Hochberg adjustments
+  :func:`~abtest.stats.omnibus.omnibus_test`, and Holm and Benjamini–Hochberg adjustments
   over the family of all (treatment arm, metric) comparisons;
 * sequential: :func:`abtest.stats.sequential.sequential_compare` (always-valid p-value and
   confidence sequences), the headline while the experiment runs;
@@ -48,15 +48,10 @@ from abtest.stats.analysis_types import (
 )
 from abtest.stats.bayesian import BayesianComparison, bayesian_compare
 from abtest.stats.factorial import FactorialResult, factorial_analysis
-from abtest.stats.frequentist import (
-    NAN,
-    NAN_PAIR,
-    ComparisonResult,
-    adjust_comparisons,
-    compare,
-    omnibus_test,
-)
+from abtest.stats.frequentist import ComparisonResult, compare
 from abtest.stats.health import check_guardrail, sample_ratio_mismatch
+from abtest.stats.multiplicity import adjust_comparisons
+from abtest.stats.omnibus import omnibus_test
 from abtest.stats.power import (
     DurationEstimate,
     SampleSizePlan,
@@ -70,7 +65,7 @@ from abtest.stats.sequential import (
     SequentialResult,
     sequential_compare,
 )
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import NAN, NAN_PAIR, SampleStats
 
 PowerOutcome = SampleSizePlan | DurationEstimate
 
@@ -140,7 +135,7 @@ def analyze_metrics(config: AnalysisConfig, stats: MetricStats) -> tuple[MetricR
 
     Holm and Benjamini–Hochberg adjust over all ``(k - 1) x m`` treatment-versus-control
     comparisons together (statsmodels ``multipletests`` via
-    :func:`~abtest.stats.frequentist.adjust_comparisons`).
+    :func:`~abtest.stats.multiplicity.adjust_comparisons`).
 
     References
     ----------

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from abtest.stats.factorial import TermEstimate
-from abtest.stats.frequentist import MetricKind, OmnibusResult
 from abtest.stats.health import SRM_THRESHOLD
+from abtest.stats.omnibus import OmnibusResult
 from abtest.stats.sequential import DEFAULT_TUNING_PARAMETER
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import MetricKind, SampleStats
 
 MetricRole = Literal["primary", "secondary", "guardrail"]
 DecisionBasis = Literal["sequential", "fixed_horizon"]

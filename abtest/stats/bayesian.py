@@ -40,12 +40,9 @@ from scipy import stats as sps
 from scipy.special import betainc, betaincinv, betaln, logsumexp, xlog1py, xlogy
 
 from abtest.stats.frequentist import estimate_lift
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, check_kind
 
-MetricKind = Literal["binary", "numeric"]
 EffectScale = Literal["relative", "absolute"]
-NAN = float("nan")
-NAN_PAIR = (NAN, NAN)
 #: Quadrature integrates a Beta density between these tail quantiles (mass left out ~ 2e-14).
 _TAIL = 1e-14
 #: Longest Miller sum :func:`beta_chance_and_loss` evaluates. A sum costs about 1 µs a term
@@ -226,7 +223,7 @@ def arm_posterior(
 
 def posterior_problem(arms: Sequence[SampleStats], kind: MetricKind) -> tuple[str, str] | None:
     """Say why the arms' posteriors cannot be formed or compared, or return None."""
-    _check_kind(kind)
+    check_kind(kind)
     if len(arms) < 2:
         return "single_arm", f"{len(arms)} arm(s): a comparison needs at least two"
     if all(arm.n == 0 for arm in arms):
@@ -576,7 +573,7 @@ def _monte_carlo_lift(
 def _effect_problem(
     treatment: SampleStats, control: SampleStats, kind: MetricKind, scale: EffectScale
 ) -> tuple[str, str] | None:
-    _check_kind(kind)
+    check_kind(kind)
     if treatment.n == 0 or control.n == 0:
         return "no_data", "an arm has no units yet"
     if scale == "relative" and control.mean == 0:
@@ -602,11 +599,6 @@ def _posterior_effect(estimate: float, variance: float, prior: EffectPrior) -> t
     precision = 1.0 / variance + 1.0 / prior.variance
     mean = (estimate / variance + prior.mean / prior.variance) / precision
     return mean, math.sqrt(1.0 / precision)
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in ("binary", "numeric"):
-        raise ValueError(f"kind must be 'binary' or 'numeric', got {kind!r}")
 
 
 def _check_credibility(credibility: float) -> None:

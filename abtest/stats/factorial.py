@@ -35,9 +35,8 @@ import numpy as np
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
 
-from abtest.stats.bayesian import MetricKind
 from abtest.stats.reasons import Problem, cell_keys, problem
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import MetricKind, SampleStats
 
 Cell = tuple[Mapping[str, str], SampleStats]
 NAN = float("nan")

@@ -12,28 +12,20 @@ carries a ``status`` other than ``"ok"``, a human-readable ``reason`` and NaN fi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
 from scipy.stats.contingency import expected_freq
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.oneway import anova_generic
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, check_kind
 
-MetricKind = Literal["binary", "numeric"]
 Alternative = Literal["two-sided", "larger", "smaller"]
 
-NAN = float("nan")
-NAN_PAIR = (NAN, NAN)
 #: Cochran's rule: the chi-square / z approximation needs every expected cell count >= 5.
 MIN_EXPECTED_COUNT = 5.0
-#: Multiple-comparison corrections offered (statsmodels ``multipletests`` names).
-ADJUSTMENT_METHODS = ("holm", "fdr_bh")
 
 _SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}
 
@@ -60,7 +52,7 @@ class ComparisonResult:
     ``"welch-t"`` or ``"none"`` when the data are degenerate). ``statistic`` is z, the Fisher
     odds ratio, or Welch's t. Intervals follow ``alternative``: one-sided tests give one
     infinite bound. ``p_value_adjusted`` and ``adjustment`` are filled by
-    :func:`adjust_comparisons`.
+    :func:`abtest.stats.multiplicity.adjust_comparisons`.
     """
 
     kind: MetricKind
@@ -85,21 +77,6 @@ class ComparisonResult:
         return bool(p < self.alpha)
 
 
-@dataclass(frozen=True)
-class OmnibusResult:
-    """One test of "all k arms have the same mean" (chi-square, Fisher, or Welch ANOVA)."""
-
-    kind: MetricKind
-    test: str
-    statistic: float
-    df: tuple[float, ...]
-    p_value: float
-    arms: int
-    alpha: float
-    status: str
-    reason: str
-
-
 def diagnose(
     treatment: SampleStats, control: SampleStats, kind: MetricKind
 ) -> tuple[str, str] | None:
@@ -111,20 +88,20 @@ def diagnose(
         ``status`` is one of ``"no_data"``, ``"insufficient_data"``, ``"no_conversions"``,
         ``"zero_variance"``.
     """
-    _check_kind(kind)
+    check_kind(kind)
     for name, arm in (("treatment", treatment), ("control", control)):
         if arm.n == 0:
             return "no_data", f"the {name} arm has no units yet"
         if kind == "numeric" and arm.n < 2:
             return "insufficient_data", f"the {name} arm needs at least 2 units for a variance"
     if kind == "binary":
-        return _binary_problem(treatment.sum + control.sum, treatment.n + control.n)
+        return pooled_binary_problem(treatment.sum + control.sum, treatment.n + control.n)
     if treatment.variance == 0 and control.variance == 0:
         return "zero_variance", "every unit has the same value within each arm: the variance is 0"
     return None
 
 
-def _binary_problem(successes: float, units: int) -> tuple[str, str] | None:
+def pooled_binary_problem(successes: float, units: int) -> tuple[str, str] | None:
     """Pooled proportion 0 or 1: no test statistic exists (the pooled variance is 0)."""
     if successes == 0:
         return "no_conversions", "zero conversions in every arm: there is nothing to compare"
@@ -194,7 +171,7 @@ def compare(
     .. [5] Deng, A., Knoblich, U., Lu, J. (2018). "Applying the Delta Method in Metric
        Analytics". KDD 2018.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     problem = diagnose(treatment, control, kind)
     if problem is not None:
         return _degenerate_comparison(treatment, control, kind, alpha, alternative, *problem)
@@ -246,96 +223,7 @@ def welch_satterthwaite_df(treatment: SampleStats, control: SampleStats) -> floa
     return (v_t + v_c) ** 2 / (v_t**2 / (treatment.n - 1) + v_c**2 / (control.n - 1))
 
 
-def omnibus_test(
-    arms: Sequence[SampleStats], kind: MetricKind, alpha: float = 0.05
-) -> OmnibusResult:
-    """Test whether all k arms share one mean: chi-square (binary) or Welch's ANOVA (numeric).
-
-    Binary metrics use Pearson's chi-square on the k x 2 table (no continuity correction); with
-    exactly two arms and an expected count below 5 the test switches to Fisher's exact test. For
-    k > 2 arms with small expected counts scipy offers no exact test, so the chi-square p-value is
-    returned with a warning in ``reason``. Numeric metrics use Welch's heteroscedastic one-way
-    ANOVA from summary statistics (statsmodels ``anova_generic``). Empty arms are left out.
-
-    References
-    ----------
-    .. [1] Pearson, K. (1900). Philosophical Magazine 50(302), 157-175; scipy
-       ``chi2_contingency``.
-    .. [2] Welch, B. L. (1951). "On the comparison of several mean values: an alternative
-       approach". Biometrika 38, 330-336; statsmodels ``anova_generic(use_var="unequal")``.
-    """
-    _check_kind(kind)
-    _check_alpha(alpha)
-    present = [arm for arm in arms if arm.n > 0]
-    problem = _omnibus_problem(present, kind)
-    if problem is not None:
-        return OmnibusResult(kind, "none", NAN, (), NAN, len(present), alpha, *problem)
-    if kind == "binary":
-        return _binary_omnibus(present, alpha)
-    return _welch_anova(present, alpha)
-
-
-def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> list[float]:
-    """Adjust p-values for multiple comparisons (arms x metrics) with Holm or Benjamini–Hochberg.
-
-    NaN p-values (degenerate comparisons) are left out of the family and stay NaN.
-
-    Parameters
-    ----------
-    p_values : sequence of float
-    method : {"holm", "fdr_bh"}
-        Holm's step-down (family-wise error) or Benjamini–Hochberg (false discovery rate).
-
-    References
-    ----------
-    .. [1] Holm, S. (1979). "A simple sequentially rejective multiple test procedure".
-       Scand. J. Statist. 6(2), 65-70.
-    .. [2] Benjamini, Y., Hochberg, Y. (1995). "Controlling the false discovery rate".
-       J. R. Stat. Soc. B 57(1), 289-300.
-    .. [3] statsmodels ``multipletests`` (Benjamini–Hochberg; the tests' reference for both).
-    """
-    if method not in ADJUSTMENT_METHODS:
-        raise ValueError(f"method must be one of {ADJUSTMENT_METHODS}, got {method!r}")
-    values = np.asarray(p_values, dtype=float)
-    adjusted = np.full(values.shape, np.nan)
-    finite = np.isfinite(values)
-    if finite.any():
-        family = values[finite]
-        adjusted[finite] = _holm(family) if method == "holm" else multipletests(
-            family, method=method)[1]
-    return [float(p) for p in adjusted]
-
-
-def _holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm's adjusted p-values: ``max_{j<=i} (m - j + 1) p_(j)`` in sorted order, capped at 1.
-
-    Written here, not taken from statsmodels: its ``multipletests(method="holm")`` runs a full
-    ``gc.collect()`` on every call, 40% of one results analysis and more in a server's heap.
-    """
-    order = np.argsort(p_values, kind="stable")
-    stepped = np.maximum.accumulate(p_values[order] * np.arange(len(p_values), 0, -1))
-    adjusted = np.empty_like(stepped)
-    adjusted[order] = np.minimum(stepped, 1.0)
-    return adjusted
-
-
-def adjust_comparisons(
-    results: Sequence[ComparisonResult], method: str = "holm"
-) -> list[ComparisonResult]:
-    """Copies of ``results`` with ``p_value_adjusted`` and ``adjustment`` (the method) set."""
-    adjusted = adjust_p_values([r.p_value for r in results], method)
-    return [
-        replace(r, p_value_adjusted=p, adjustment=method)
-        for r, p in zip(results, adjusted, strict=True)
-    ]
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in ("binary", "numeric"):
-        raise ValueError(f"kind must be 'binary' or 'numeric', got {kind!r}")
-
-
-def _check_alpha(alpha: float) -> None:
+def check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
 
@@ -462,67 +350,4 @@ def _degenerate_comparison(
         alternative,
         status,
         reason,
-    )
-
-
-def _omnibus_problem(arms: Sequence[SampleStats], kind: MetricKind) -> tuple[str, str] | None:
-    if len(arms) < 2:
-        return "single_arm", f"only {len(arms)} arm(s) with units: nothing to compare"
-    if kind == "binary":
-        return _binary_problem(sum(arm.sum for arm in arms), sum(arm.n for arm in arms))
-    if any(arm.n < 2 for arm in arms):
-        return "insufficient_data", "every arm needs at least 2 units for a variance"
-    if any(arm.variance == 0 for arm in arms):
-        return "zero_variance", "an arm has zero variance: Welch's ANOVA weights are undefined"
-    return None
-
-
-def _binary_omnibus(arms: Sequence[SampleStats], alpha: float) -> OmnibusResult:
-    table = np.array([[arm.sum, arm.n - arm.sum] for arm in arms])
-    small = bool((expected_freq(table) < MIN_EXPECTED_COUNT).any())
-    if small and len(arms) == 2:
-        result = sps.fisher_exact(table)
-        return OmnibusResult(
-            "binary",
-            "fisher-exact",
-            float(result.statistic),
-            (),
-            float(result.pvalue),
-            2,
-            alpha,
-            "ok",
-            "an expected cell count is below 5",
-        )
-    chi2 = sps.chi2_contingency(table, correction=False)
-    reason = "expected cell count below 5: chi-square approximation may be poor" if small else ""
-    return OmnibusResult(
-        "binary",
-        "chi-square",
-        float(chi2.statistic),
-        (float(chi2.dof),),
-        float(chi2.pvalue),
-        len(arms),
-        alpha,
-        "ok",
-        reason,
-    )
-
-
-def _welch_anova(arms: Sequence[SampleStats], alpha: float) -> OmnibusResult:
-    result = anova_generic(
-        np.array([arm.mean for arm in arms]),
-        np.array([arm.variance for arm in arms]),
-        np.array([arm.n for arm in arms]),
-        use_var="unequal",
-    )
-    return OmnibusResult(
-        "numeric",
-        "welch-anova",
-        float(result.statistic),
-        (float(result.df_num), float(result.df_denom)),
-        float(result.pvalue),
-        len(arms),
-        alpha,
-        "ok",
-        "",
     )

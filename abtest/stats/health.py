@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import chisquare
 
-from abtest.stats.frequentist import NAN, ComparisonResult, MetricKind, compare
+from abtest.stats.frequentist import ComparisonResult, compare
 from abtest.stats.reasons import Problem, problem
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import NAN, MetricKind, SampleStats
 
 #: Conventional SRM alert level (Fabijan et al. 2019 recommend a strict threshold such as 0.001).
 SRM_THRESHOLD = 0.001

@@ -18,8 +18,9 @@ from scipy.stats import norm
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from abtest.stats.frequentist import NAN, Alternative, MetricKind
+from abtest.stats.frequentist import Alternative
 from abtest.stats.reasons import Problem, problem
+from abtest.stats.summary import NAN, MetricKind
 
 _POWER = NormalIndPower()
 

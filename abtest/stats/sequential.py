@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from abtest.stats.frequentist import NAN, NAN_PAIR, MetricKind, diagnose, estimate_lift
-from abtest.stats.summary import SampleStats
+from abtest.stats.frequentist import diagnose, estimate_lift
+from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats
 
 #: GrowthBook's default tuning parameter: the CS is tightest near this many total units.
 DEFAULT_TUNING_PARAMETER = 5000.0

@@ -7,6 +7,19 @@ gbstats ``SampleMeanStatistic`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+#: A metric is a 0/1 outcome per unit (a rate) or a number per unit (a mean).
+MetricKind = Literal["binary", "numeric"]
+#: Undefined figures stay NaN in results (``null`` in JSON).
+NAN = float("nan")
+NAN_PAIR = (NAN, NAN)
+
+
+def check_kind(kind: str) -> None:
+    """Refuse a metric kind other than "binary" or "numeric"."""
+    if kind not in ("binary", "numeric"):
+        raise ValueError(f"kind must be 'binary' or 'numeric', got {kind!r}")
 
 
 @dataclass(frozen=True)

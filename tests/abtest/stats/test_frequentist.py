@@ -14,14 +14,9 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from abtest.stats.frequentist import (
-    adjust_comparisons,
-    adjust_p_values,
-    compare,
-    estimate_lift,
-    omnibus_test,
-    welch_satterthwaite_df,
-)
+from abtest.stats.frequentist import compare, estimate_lift, welch_satterthwaite_df
+from abtest.stats.multiplicity import adjust_comparisons, adjust_p_values
+from abtest.stats.omnibus import omnibus_test
 from abtest.stats.summary import SampleStats
 
 TOL = 1e-9
