@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abtest.stats.bayesian import (
+from abtest.stats.posteriors import (
     UNIFORM_PRIOR,
     BetaPrior,
     Posterior,

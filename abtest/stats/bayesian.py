@@ -5,17 +5,18 @@ Two posterior models, one per metric kind:
 * ``"binary"``: conjugate Beta-Binomial. Arm rate ``p ~ Beta(a + successes, b + failures)`` with
   a ``Beta(a, b)`` prior (``Beta(1, 1)``, uniform, by default). Exact: per-arm credible intervals
   are Beta quantiles; chance to beat control and expected loss are Evan Miller's and Stucchio's
-  closed-form sums (vectorised, :func:`beta_chance_and_loss`), or adaptive quadrature of the Beta
-  densities when no posterior parameter is a whole number up to :data:`MAX_SUM_TERMS`.
+  closed-form sums (vectorised, :mod:`abtest.stats.beta_exact`), or adaptive quadrature of the
+  Beta densities when no posterior parameter is a whole number up to ``MAX_SUM_TERMS``.
 * ``"numeric"``: normal approximation with a flat prior, ``mean ~ N(x̄, s²/n)`` (CLT); the
   comparison with control is gbstats' Gaussian effect model (:func:`gaussian_effect`), which
   also takes an optional proper normal prior on the relative effect.
 
 The probability that each arm is best among k uses Monte Carlo: a ``draws × k`` matrix from
-:func:`sample_posteriors`, argmax per row, bincount. It is the same sampler Thompson sampling
-uses (:mod:`abtest.allocation`), so the dashboard's "probability best" and the allocation weights
-are one number; the counts sum to ``draws`` so the probabilities sum to exactly 1. Pass ``seed``
-for reproducible figures; the Monte Carlo standard error is ``sqrt(p(1-p)/draws)``.
+:func:`~abtest.stats.posteriors.sample_posteriors`, argmax per row, bincount. It is the same
+sampler Thompson sampling uses (:mod:`abtest.allocation`), so the dashboard's "probability best"
+and the allocation weights are one number; the counts sum to ``draws`` so the probabilities sum
+to exactly 1. Pass ``seed`` for reproducible figures; the Monte Carlo standard error is
+``sqrt(p(1-p)/draws)``.
 
 Where this differs from GrowthBook gbstats: gbstats' Bayesian engine (``EffectBayesianABTest``)
 approximates the lift by a normal distribution (delta method) for binary metrics too. Our binary
@@ -35,43 +36,22 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import integrate
 from scipy import stats as sps
-from scipy.special import betainc, betaincinv, betaln, logsumexp, xlog1py, xlogy
 
+from abtest.stats.beta_exact import beta_chance_and_loss
 from abtest.stats.frequentist import estimate_lift
+from abtest.stats.posteriors import (
+    UNIFORM_PRIOR,
+    BetaPrior,
+    Posterior,
+    arm_posterior,
+    posterior_problem,
+    probability_best,
+    sample_posteriors,
+)
 from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, check_kind
 
 EffectScale = Literal["relative", "absolute"]
-#: Quadrature integrates a Beta density between these tail quantiles (mass left out ~ 2e-14).
-_TAIL = 1e-14
-#: Longest Miller sum :func:`beta_chance_and_loss` evaluates. A sum costs about 1 µs a term
-#: (four ``betaln``/``log`` calls), quadrature a few ms whatever the counts: around 5,000 terms
-#: quadrature becomes the cheaper of the two exact methods (timed with scipy 1.17).
-MAX_SUM_TERMS = 5_000
-#: Miller's four sums for ``P(p_B > p_A)`` over ``(α_A, β_A, α_B, β_B)``: the order in which the
-#: parameters go into :func:`_miller_sum` (it sums over the third) and whether the answer is
-#: ``1 -`` the sum. They follow from ``P(p_B > p_A) = 1 - P(p_A > p_B)`` and ``p -> 1 - p``.
-_MILLER_FORMS = (
-    ((0, 1, 2, 3), False),
-    ((2, 3, 0, 1), True),
-    ((3, 2, 1, 0), False),
-    ((1, 0, 3, 2), True),
-)
-
-
-@dataclass(frozen=True)
-class BetaPrior:
-    """``Beta(alpha, beta)`` prior on a conversion rate; ``Beta(1, 1)`` is uniform."""
-
-    alpha: float = 1.0
-    beta: float = 1.0
-
-
-#: The default ``Beta(1, 1)`` prior.
-UNIFORM_PRIOR = BetaPrior()
-
-
 @dataclass(frozen=True)
 class EffectPrior:
     """Normal prior ``N(mean, variance)`` on the *relative* effect, as gbstats' ``GaussianPrior``.
@@ -82,40 +62,6 @@ class EffectPrior:
     mean: float = 0.0
     variance: float = 1.0
     proper: bool = False
-
-
-@dataclass(frozen=True)
-class BetaPosterior:
-    """Posterior ``Beta(alpha, beta)`` of one arm's conversion rate."""
-
-    alpha: float
-    beta: float
-
-    @property
-    def mean(self) -> float:
-        """``α / (α + β)``, without freezing a scipy distribution (that costs ~1 ms)."""
-        return self.alpha / (self.alpha + self.beta)
-
-    def interval(self, credibility: float) -> tuple[float, float]:
-        """Equal-tailed credible interval (scipy, not frozen: freezing costs ~1 ms)."""
-        low, high = sps.beta.interval(credibility, self.alpha, self.beta)
-        return float(low), float(high)
-
-
-@dataclass(frozen=True)
-class NormalPosterior:
-    """Posterior ``N(mean, sd²)`` of one arm's mean (flat prior, CLT)."""
-
-    mean: float
-    sd: float
-
-    def interval(self, credibility: float) -> tuple[float, float]:
-        """Equal-tailed credible interval."""
-        low, high = sps.norm.interval(credibility, self.mean, self.sd)
-        return float(low), float(high)
-
-
-Posterior = BetaPosterior | NormalPosterior
 
 
 @dataclass(frozen=True)
@@ -201,170 +147,6 @@ class BayesianComparison:
     arms: tuple[ArmResult, ...]
     status: str = "ok"
     reason: str = ""
-
-
-def arm_posterior(
-    arm: SampleStats, kind: MetricKind, prior: BetaPrior = UNIFORM_PRIOR
-) -> Posterior:
-    """Posterior of one arm's rate (Beta-Binomial) or mean (normal, flat prior).
-
-    Callers check :func:`posterior_problem` first: a numeric arm needs ``n >= 2`` and a positive
-    variance for ``N(x̄, s²/n)`` to be a proper posterior.
-
-    References
-    ----------
-    .. [1] Gelman, A. et al. (2013). *Bayesian Data Analysis*, 3rd ed., section 2.4 (Beta-Binomial
-       conjugacy) and section 4.1 (normal approximation to the posterior).
-    """
-    if kind == "binary":
-        return BetaPosterior(prior.alpha + arm.sum, prior.beta + arm.n - arm.sum)
-    return NormalPosterior(arm.mean, math.sqrt(arm.variance / arm.n))
-
-
-def posterior_problem(arms: Sequence[SampleStats], kind: MetricKind) -> tuple[str, str] | None:
-    """Say why the arms' posteriors cannot be formed or compared, or return None."""
-    check_kind(kind)
-    if len(arms) < 2:
-        return "single_arm", f"{len(arms)} arm(s): a comparison needs at least two"
-    if all(arm.n == 0 for arm in arms):
-        return "no_data", "no arm has units yet"
-    for i, arm in enumerate(arms):
-        if kind == "binary" and not 0 <= arm.sum <= arm.n:
-            raise ValueError(f"arm {i}: successes {arm.sum} outside [0, n={arm.n}]")
-        if kind == "numeric" and arm.n < 2:
-            return "insufficient_data", f"arm {i} needs at least 2 units for a variance"
-        if kind == "numeric" and arm.variance == 0:
-            return "zero_variance", f"arm {i}: every unit has the same value (variance 0)"
-    return None
-
-
-def sample_posteriors(
-    posteriors: Sequence[Posterior], draws: int, rng: np.random.Generator
-) -> np.ndarray:
-    """A ``draws × k`` matrix of independent posterior draws, one column per arm (vectorised).
-
-    The one sampler behind :func:`probability_best` and Thompson sampling.
-    """
-    if all(isinstance(p, BetaPosterior) for p in posteriors):
-        alphas = [p.alpha for p in posteriors]
-        betas = [p.beta for p in posteriors]
-        return rng.beta(alphas, betas, size=(draws, len(posteriors)))
-    if all(isinstance(p, NormalPosterior) for p in posteriors):
-        means = [p.mean for p in posteriors]
-        sds = [p.sd for p in posteriors]
-        return rng.normal(means, sds, size=(draws, len(posteriors)))
-    raise ValueError("posteriors must all be Beta or all be normal")
-
-
-def probability_best(samples: np.ndarray) -> np.ndarray:
-    """Share of rows in which each column is the largest: ``P(arm i is best)`` by Monte Carlo.
-
-    Sums to exactly 1. Standard error of each entry: ``sqrt(p(1-p)/draws)``.
-
-    References
-    ----------
-    .. [1] Scott, S. L. (2010). "A modern Bayesian look at the multi-armed bandit". Applied
-       Stochastic Models in Business and Industry 26(6), 639-658 (section 3: "randomized
-       probability matching" computes these probabilities by simulation).
-    """
-    draws, k = samples.shape
-    return np.bincount(samples.argmax(axis=1), minlength=k) / draws
-
-
-def beta_chance_and_loss(treatment: BetaPosterior, control: BetaPosterior) -> tuple[float, float]:
-    """``P(p_t > p_c)`` and ``E[max(0, p_t - p_c)]`` for independent Beta posteriors, exactly.
-
-    The chance is Evan Miller's sum [1]_ (:func:`_beta_greater`); the loss is Stucchio's
-    closed form [2]_ ``E[max(0, p_t - p_c)] = μ_t P(p_t⁺ > p_c) - μ_c P(p_t > p_c⁺)``, with
-    ``p⁺ ~ Beta(α + 1, β)`` (since ``x f(x) = μ f⁺(x)`` for a Beta density ``f``). Each sum is
-    vectorised and runs over the smallest whole-number parameter, so its cost is
-    ``O(min(α_t, β_t, α_c, β_c))``. When no parameter is a whole number up to
-    :data:`MAX_SUM_TERMS` (a fractional prior, or huge counts) the same quantities are
-    integrals over the treatment density, done by :func:`_quadrature_chance_and_loss`.
-
-    References
-    ----------
-    .. [1] Miller, E. (2015). "Formulas for Bayesian A/B Testing".
-       https://www.evanmiller.org/bayesian-ab-testing.html
-    .. [2] Stucchio, C. (2015). "Bayesian A/B Testing at VWO". VWO whitepaper, section 4
-       (expected loss).
-    """
-    params = (treatment.alpha, treatment.beta, control.alpha, control.beta)
-    if not any(_whole(p) and p <= MAX_SUM_TERMS for p in params):
-        return _quadrature_chance_and_loss(treatment, control)
-    t_plus = BetaPosterior(treatment.alpha + 1.0, treatment.beta)
-    c_plus = BetaPosterior(control.alpha + 1.0, control.beta)
-    chance = _beta_greater(treatment, control)
-    loss = treatment.mean * _beta_greater(t_plus, control) - control.mean * _beta_greater(
-        treatment, c_plus
-    )
-    return min(max(chance, 0.0), 1.0), max(loss, 0.0)
-
-
-def _beta_greater(upper: BetaPosterior, lower: BetaPosterior) -> float:
-    """``P(p_upper > p_lower)`` by the shortest of Miller's four sums (see :data:`_MILLER_FORMS`).
-
-    At least one of the four parameters must be a whole number.
-    """
-    params = (lower.alpha, lower.beta, upper.alpha, upper.beta)
-    _, order, complement = min(
-        (params[order[2]], order, complement)
-        for order, complement in _MILLER_FORMS
-        if _whole(params[order[2]])
-    )
-    total = _miller_sum(*(params[k] for k in order))
-    return 1.0 - total if complement else total
-
-
-def _miller_sum(a: float, b: float, c: float, d: float) -> float:
-    """``P(Y > X)`` for ``X ~ Beta(a, b)``, ``Y ~ Beta(c, d)``, whole ``c``: Miller (2015), eq. 1.
-
-    ``Σ_{i=0}^{c-1} B(a+i, b+d) / ((d+i) B(1+i, d) B(a, b))``, the terms in logs and added by
-    ``logsumexp`` so none under- or overflows.
-    """
-    i = np.arange(int(c), dtype=float)
-    log_terms = betaln(a + i, b + d) - np.log(d + i) - betaln(1.0 + i, d) - betaln(a, b)
-    return float(np.exp(logsumexp(log_terms)))
-
-
-def _quadrature_chance_and_loss(
-    treatment: BetaPosterior, control: BetaPosterior
-) -> tuple[float, float]:
-    """:func:`beta_chance_and_loss` by adaptive quadrature, for any positive parameters.
-
-    With ``F_c`` the control CDF and ``F_c⁺`` that of ``Beta(α_c + 1, β_c)``,
-    ``P(p_t > p_c) = E_t[F_c(p_t)]`` and
-    ``E[max(0, p_t - p_c)] = E_t[p_t F_c(p_t) - μ_c F_c⁺(p_t)]``: integrals over the treatment
-    density between its 1e-14 tail quantiles, split at its 5% and 95% quantiles (as scipy's
-    ``rv_continuous.expect``), with scipy.special kernels evaluated point by point.
-
-    References
-    ----------
-    .. [1] Piessens, R. et al. (1983). *QUADPACK*. Springer (``qagse``, behind
-       ``scipy.integrate.quad``).
-    """
-    a_t, b_t, a_c, b_c = treatment.alpha, treatment.beta, control.alpha, control.beta
-    log_norm, mean_c = betaln(a_t, b_t), control.mean
-
-    def density(x: float) -> float:
-        return float(np.exp(xlogy(a_t - 1.0, x) + xlog1py(b_t - 1.0, -x) - log_norm))
-
-    def chance(x: float) -> float:
-        return density(x) * betainc(a_c, b_c, x)
-
-    def loss(x: float) -> float:
-        return density(x) * (x * betainc(a_c, b_c, x) - mean_c * betainc(a_c + 1.0, b_c, x))
-
-    lo, q05, q95 = betaincinv(a_t, b_t, [_TAIL, 0.05, 0.95])
-    hi = 1.0 - betaincinv(b_t, a_t, _TAIL)
-    options = {"points": (q05, q95), "epsabs": 1e-13, "epsrel": 1e-10, "limit": 200}
-    p = integrate.quad(chance, lo, hi, **options)[0]
-    risk = integrate.quad(loss, lo, hi, **options)[0]
-    return float(min(max(p, 0.0), 1.0)), float(max(risk, 0.0))
-
-
-def _whole(x: float) -> bool:
-    return float(x).is_integer()
 
 
 def normal_risk(mean: float, sd: float) -> tuple[float, float]:

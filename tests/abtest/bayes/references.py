@@ -9,7 +9,7 @@ from scipy import integrate
 from scipy import stats as sps
 from scipy.special import betaln
 
-from abtest.stats.bayesian import BetaPosterior, NormalPosterior
+from abtest.stats.posteriors import BetaPosterior, NormalPosterior
 
 
 def miller_prob_b_beats_a(a_a: float, b_a: float, a_b: float, b_b: float) -> float:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from abtest.allocation import apply_floor, thompson_weights
-from abtest.stats.bayesian import BetaPosterior, arm_posterior, bayesian_compare
+from abtest.stats.bayesian import bayesian_compare
+from abtest.stats.posteriors import BetaPosterior, arm_posterior
 from abtest.stats.summary import SampleStats
 from tests.abtest.bayes.references import quad_probability_best, scipy_posterior
 

@@ -11,18 +11,10 @@ import pytest
 from scipy import integrate
 from scipy import stats as sps
 
-from abtest.stats.bayesian import (
-    MAX_SUM_TERMS,
-    BetaPosterior,
-    BetaPrior,
-    EffectPrior,
-    arm_posterior,
-    bayesian_compare,
-    beta_chance_and_loss,
-    gaussian_effect,
-    normal_risk,
-)
+from abtest.stats.bayesian import EffectPrior, bayesian_compare, gaussian_effect, normal_risk
+from abtest.stats.beta_exact import MAX_SUM_TERMS, beta_chance_and_loss
 from abtest.stats.frequentist import compare
+from abtest.stats.posteriors import BetaPosterior, BetaPrior, arm_posterior
 from abtest.stats.summary import SampleStats
 from tests.abtest.bayes.references import (
     miller_prob_b_beats_a,
