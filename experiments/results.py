@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from abtest.stats.analysis import analyze, as_json, srm_report
+from abtest.stats.analysis import analyze, srm_report
 from abtest.stats.analysis_types import (
     AllocationPeriod,
     AnalysisConfig,
@@ -32,6 +32,7 @@ from abtest.stats.analysis_types import (
     MetricSpec,
     MetricStats,
     SegmentsReport,
+    as_json,
 )
 from abtest.stats.stratified import StratifiedArms, post_stratify
 from abtest.stats.summary import SampleStats

@@ -15,13 +15,13 @@ period), it calls the tested stats modules and assembles one frozen result:
   allocation period, :func:`~abtest.stats.health.check_guardrail`, and the power helpers.
 
 The database does the aggregation (DESIGN.md, "Analysis never loads raw rows"); nothing here
-sees a row. Every float that is undefined stays NaN in the dataclasses; :func:`as_json` maps NaN
-and infinities to ``None`` because JSON has neither.
+sees a row. Every float that is undefined stays NaN in the dataclasses;
+:func:`~abtest.stats.analysis_types.as_json` maps NaN and infinities to ``None`` because JSON
+has neither.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -299,19 +299,6 @@ def segments_report(config: AnalysisConfig, data: AnalysisInput) -> SegmentsRepo
         for group in data.segments
     )
     return SegmentsReport(data.segment_attribute, method, values)
-
-
-def as_json(value: Any) -> Any:
-    """Plain JSON types: dataclasses to dicts, tuples to lists, NaN and infinities to None."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(key): as_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _check_config(config: AnalysisConfig, stats: MetricStats) -> None:

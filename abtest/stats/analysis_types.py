@@ -7,6 +7,8 @@ computes them. Every float that is undefined is NaN here; ``as_json`` turns it i
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -287,3 +289,16 @@ class AnalysisResult:
     daily: tuple[DayResult, ...]
     reason_code: str = ""
     reason_params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def as_json(value: Any) -> Any:
+    """Plain JSON types: dataclasses to dicts, tuples to lists, NaN and infinities to None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): as_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -9,8 +9,8 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from abtest.stats.analysis import analyze, as_json
-from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, MetricSpec
+from abtest.stats.analysis import analyze
+from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, MetricSpec, as_json
 from abtest.stats.summary import SampleStats
 from abtest.verdict import (
     ArmFigures,

@@ -18,8 +18,8 @@ import pytest
 from matplotlib.image import imread
 from sqlalchemy.orm import Session
 
-from abtest.stats.analysis import analyze, as_json
-from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, Group, MetricSpec
+from abtest.stats.analysis import analyze
+from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, Group, MetricSpec, as_json
 from abtest.stats.summary import SampleStats
 from experiments import charts
 from experiments.charts import (

@@ -18,13 +18,14 @@ from statsmodels.stats.oneway import anova_oneway
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
 
-from abtest.stats.analysis import analyze, as_json, expected_units
+from abtest.stats.analysis import analyze, expected_units
 from abtest.stats.analysis_types import (
     AllocationPeriod,
     AnalysisConfig,
     AnalysisInput,
     Group,
     MetricSpec,
+    as_json,
 )
 from abtest.stats.summary import SampleStats
 
