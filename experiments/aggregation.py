@@ -302,8 +302,8 @@ def _uncommitted(session: Session) -> bool:
 
 
 def _execute_concurrently(engine: Engine, queries: Sequence[Select[Any]]) -> list[Row[Any]]:
-    """Every query on its own pooled connection and thread: the sqlite3 driver releases the
-    GIL while SQLite computes, so the threads use as many cores."""
+    """Every query on its own pooled connection and thread: the drivers (sqlite3, psycopg)
+    release the GIL while the database computes, so the threads use as many cores."""
 
     def run(query: Select[Any]) -> list[Row[Any]]:
         with engine.connect() as connection:
