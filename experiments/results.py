@@ -53,6 +53,10 @@ from variants import Catalogue
 COLLECTING = ("draft", "running", "paused")
 POOLED = "pooled (single allocation period)"
 STRATIFIED = "post-stratified by allocation period (Miratrix, Sekhon & Yu 2013)"
+ALPHA_RANGE = (0.001, 0.5)
+"""Significance levels the analysis accepts: below 0.001 the sequential boundary and the
+intervals run off the normal quantiles' float range; above 0.5 a two-sided test is
+meaningless (and the one-sided guardrail test, at 2 alpha, has no quantile)."""
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,10 @@ def experiment_results(
     what was known at its end. While it collects data the headline is sequential (always valid
     under peeking); once stopped or promoted, fixed horizon.
     """
-    if not 0 < alpha < 1:
-        raise InvalidInput([FieldIssue("alpha", f"alpha must be in (0, 1), got {alpha!r}")])
+    low, high = ALPHA_RANGE
+    if not low <= alpha <= high:
+        raise InvalidInput([FieldIssue("alpha", f"alpha must be between {low:g} and {high:g},"
+                                                f" got {alpha!r}")])
     experiment = get_experiment(session, key)
     design = design_of(experiment, catalogue)
     metrics = metric_specs(design.definition)

@@ -20,6 +20,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -29,6 +30,11 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 ParameterValue = StrictStr | StrictInt | StrictFloat
+DEFAULT_MAX_ABS_VALUE = 1e9
+"""Default bound on an event's |value|: far above any order, far below what sums overflow."""
+MAX_ABS_VALUE_LIMIT = 1e15
+"""The largest bound a metric may set: 1e15 squared summed over 1e9 events is ~1e39, well
+inside a double (PostgreSQL's SUM(x*x) over 1e160 raised NumericValueOutOfRange)."""
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -49,6 +55,35 @@ def _finite_json(value: Any) -> Any:
     return value
 
 
+def unstorable_text(value: Any) -> tuple[str, str] | None:
+    """Where a string of ``value`` (keys too) holds NUL or a lone surrogate, and which: the
+    dotted path of the value or of the object holding the key, and the reason. PostgreSQL
+    cannot store either in text or json while SQLite would keep them, so both refuse alike."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        texts = [(item, path)] if isinstance(item, str) else []
+        if isinstance(item, dict):
+            texts = [(key, path) for key in item if isinstance(key, str)]
+            stack.extend((f"{path}.{key}", child) for key, child in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
+        for text, where in texts:
+            if "\x00" in text:
+                return where.lstrip("."), "text must not contain NUL (\\u0000) characters"
+            if any("\ud800" <= char <= "\udfff" for char in text):
+                return where.lstrip("."), "text must not contain unpaired surrogates"
+    return None
+
+
+def _storable_text(value: Any) -> Any:
+    found = unstorable_text(value)
+    if found:
+        path, reason = found
+        raise ValueError(f"{reason} ({path})" if path else reason)
+    return value
+
+
 FiniteJson = Annotated[Any, AfterValidator(_finite_json)]
 """Any JSON value without non-finite numbers (attributes, targeting)."""
 
@@ -66,14 +101,19 @@ def _plausible_event_time(value: datetime) -> datetime:
     return utc
 
 
-class _Model(BaseModel):
+class InputModel(BaseModel):
     """Unknown fields are errors: a typo in a playbook must not be silently ignored. Floats
     must be finite: JSON cannot carry NaN or Infinity back to a client or into PostgreSQL."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _storable_text(value)
 
-class UnitChoice(_Model):
+
+class UnitChoice(InputModel):
     """A catalogue unit in play, the variants compared, and the parameters its texts need."""
 
     unit: Identifier
@@ -81,7 +121,7 @@ class UnitChoice(_Model):
     params: dict[Identifier, ParameterValue] = Field(default_factory=dict)
 
 
-class Layer(_Model):
+class Layer(InputModel):
     """A namespace slice ``[start, end)``: experiments of one layer never share a unit."""
 
     name: Slug
@@ -94,15 +134,18 @@ class Layer(_Model):
         return self
 
 
-class Metric(_Model):
+class Metric(InputModel):
     """What is measured from events named ``name``: a rate (binary) or a mean (numeric)."""
 
     name: Identifier
     kind: Literal["binary", "numeric"]
     higher_is_better: bool = True
+    max_abs_value: float = Field(
+        default=DEFAULT_MAX_ABS_VALUE, gt=0.0, le=MAX_ABS_VALUE_LIMIT,
+        description="Events of this metric with a larger |value| are refused (422)")
 
 
-class Metrics(_Model):
+class Metrics(InputModel):
     """The decision metric, metrics reported beside it, and metrics that must not get worse."""
 
     primary: Metric
@@ -114,13 +157,13 @@ class Metrics(_Model):
         return [self.primary, *self.secondary, *self.guardrails]
 
 
-class FixedAllocation(_Model):
+class FixedAllocation(InputModel):
     """Weights stay as defined."""
 
     mode: Literal["fixed"] = "fixed"
 
 
-class ThompsonAllocation(_Model):
+class ThompsonAllocation(InputModel):
     """Thompson sampling re-weights arms every ``period_hours`` for new units only."""
 
     mode: Literal["thompson"]
@@ -132,14 +175,14 @@ class ThompsonAllocation(_Model):
 Allocation = Annotated[FixedAllocation | ThompsonAllocation, Field(discriminator="mode")]
 
 
-class PromotionRule(_Model):
+class PromotionRule(InputModel):
     """When the leading arm may be promoted: confident enough, on enough units per arm."""
 
     probability_best: float = Field(default=0.95, ge=0.5, lt=1.0)
     min_units_per_arm: int = Field(default=1000, ge=1)
 
 
-class ExperimentDefinition(_Model):
+class ExperimentDefinition(InputModel):
     """A script experiment: which units vary, how arms are built, who sees it, what counts."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, title="ExperimentDefinition")
@@ -161,20 +204,23 @@ class ExperimentDefinition(_Model):
     promotion: PromotionRule | None = None
 
 
-class EventIn(_Model):
+class EventIn(InputModel):
     """A storefront event; ``event_id`` is generated by the client so retries are harmless."""
 
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     unit_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     experiment: Slug | None = None
     name: Identifier
-    value: float | None = None
+    value: StrictFloat | None = Field(
+        default=None, ge=-MAX_ABS_VALUE_LIMIT, le=MAX_ABS_VALUE_LIMIT,
+        description="A number (not a boolean); at most the metric's max_abs_value in size"
+                    f" (default {DEFAULT_MAX_ABS_VALUE:g})")
     timestamp: Annotated[datetime, AfterValidator(_plausible_event_time)] | None = Field(
         default=None, description="ISO 8601, from 2000-01-01 to before 2100-01-01 UTC;"
                                   " default: now")
 
 
-class FeedbackIn(_Model):
+class FeedbackIn(InputModel):
     """The post-chat survey: did this help, which unit moved or confused the shopper."""
 
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]

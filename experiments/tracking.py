@@ -16,7 +16,7 @@ from experiments.db import insert_ignoring_conflicts
 from experiments.definitions import design_of
 from experiments.errors import FieldIssue, InvalidInput, NotFound
 from experiments.models import Assignment, Event, Experiment, Feedback, utcnow
-from experiments.schema import EventIn, FeedbackIn
+from experiments.schema import DEFAULT_MAX_ABS_VALUE, EventIn, FeedbackIn, Metrics
 from variants import parse_arm_key
 
 MAX_EVENTS_PER_CALL = 1000
@@ -37,7 +37,8 @@ def record_events(session: Session, events: Sequence[EventIn]) -> Accepted:
                                                  f" got {len(events)}")])
     if not events:
         return Accepted(0, 0)
-    ids = _experiment_ids(session, events)
+    ids, bounds = _experiments_named(session, events)
+    _check_values(events, bounds)
     exposed = _exposures(session, {event.unit_id for event in events})
     now = utcnow()
     rows = [_event_row(event, ids.get(event.experiment or ""), exposed, now) for event in events]
@@ -62,18 +63,41 @@ def _event_row(
     }
 
 
-def _experiment_ids(session: Session, events: Sequence[EventIn]) -> dict[str, int]:
-    """Key → id for the experiments the batch names; NotFound names the first unknown one."""
+def _experiments_named(
+    session: Session, events: Sequence[EventIn]
+) -> tuple[dict[str, int], dict[tuple[str, str], float]]:
+    """Key → id for the experiments the batch names, and (key, metric) → the metric's bound on
+    |value|; NotFound names the first unknown experiment."""
     keys = {event.experiment for event in events if event.experiment}
     if not keys:
-        return {}
-    found = dict(session.execute(select(Experiment.key, Experiment.id)
-                                 .where(Experiment.key.in_(keys))).all())
+        return {}, {}
+    found, bounds = {}, {}
+    query = select(Experiment.key, Experiment.id, Experiment.definition).where(
+        Experiment.key.in_(keys))
+    for key, experiment_id, definition in session.execute(query):
+        found[key] = experiment_id
+        for metric in Metrics.model_validate(definition["metrics"]).all():
+            bounds[key, metric.name] = metric.max_abs_value
     for i, event in enumerate(events):
         if event.experiment and event.experiment not in found:
             raise NotFound(f"unknown experiment {event.experiment!r}",
                            field=f"events.{i}.experiment")
-    return found
+    return found, bounds
+
+
+def _check_values(events: Sequence[EventIn], bounds: dict[tuple[str, str], float]) -> None:
+    """Refuse the batch when a value exceeds its metric's bound (the default one for events
+    that name no experiment or a name that is no metric of it): one absurd number would
+    otherwise dominate, or overflow, every sum the analysis takes."""
+    issues = []
+    for i, event in enumerate(events):
+        bound = bounds.get((event.experiment or "", event.name), DEFAULT_MAX_ABS_VALUE)
+        if event.value is not None and abs(event.value) > bound:
+            issues.append(FieldIssue(f"events.{i}.value",
+                                     f"|value| must be at most {bound:g} for metric"
+                                     f" {event.name!r}, got {event.value:g}"))
+    if issues:
+        raise InvalidInput(issues)
 
 
 def _exposures(session: Session, unit_ids: set[str]) -> dict[str, set[int]]:

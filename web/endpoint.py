@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from experiments.apikeys import Scope, authenticate
 from experiments.definitions import validation_issues
-from experiments.errors import InvalidInput
+from experiments.errors import FieldIssue, InvalidInput
+from experiments.schema import unstorable_text
 from web.errors import BadRequestBody
 from web.openapi import OPERATION_ATTRIBUTE, Operation
 
@@ -63,6 +64,9 @@ def parse(model: type[BaseModel], data: Any) -> Any:
         return model.model_validate(data)
     except ValidationError as error:
         raise InvalidInput(validation_issues(error)) from None
+    except UnicodeEncodeError:  # pydantic-core cannot even read a lone surrogate in a dict key
+        path, reason = unstorable_text(data) or ("", "text must be valid Unicode")
+        raise InvalidInput([FieldIssue(path, reason)]) from None
 
 
 def api_actor() -> str:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
+from pydantic import BaseModel, Field, RootModel, StringConstraints, model_validator
 
-from experiments.schema import EventIn, ExperimentDefinition, FiniteJson, Slug
+from experiments.schema import EventIn, ExperimentDefinition, FiniteJson, InputModel, Slug
 from experiments.tracking import MAX_EVENTS_PER_CALL
 
 UnitId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class _Request(InputModel):
+    """Unknown fields, non-finite numbers and text PostgreSQL cannot store are refused."""
 
 
 class AssignRequest(_Request):

@@ -11,7 +11,10 @@ blueprint = Blueprint("events", __name__)
 
 
 @blueprint.post("/events")
-@endpoint(summary="Record up to 1,000 events; retries of stored event ids count as duplicates",
+@endpoint(summary="Record up to 1,000 events; retries of stored event ids count as duplicates."
+                  " One invalid event (a value beyond its metric's max_abs_value, NUL or a"
+                  " lone surrogate in any text) refuses the whole batch: 422 naming it,"
+                  " nothing stored",
           scope="storefront", body=EventsRequest, response=AcceptedOut)
 def post_events(payload: EventsRequest) -> AcceptedOut:
     result = record_events(session(), payload.events)

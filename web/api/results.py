@@ -27,7 +27,7 @@ class ResultsQuery(BaseModel):
     segment: Identifier | None = Field(
         default=None, description="Exposure attribute to break results down by (e.g. channel)"
     )
-    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+    alpha: Annotated[float, Field(ge=results.ALPHA_RANGE[0], le=results.ALPHA_RANGE[1])] = Field(
         default=0.05, description="Significance level; intervals have coverage 1 - alpha"
     )
     top: Annotated[int, Field(ge=1, le=50)] = Field(
