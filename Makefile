@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(BIN)/abtest serve --host 127.0.0.1 --port 5000
 
 test: $(STAMP)
+	bash .ci/system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,6 +1,8 @@
 """In CI a missing prerequisite fails the test that needs it; in a user's clone it skips."""
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -41,3 +43,32 @@ def test_collection_time_absence_goes_through_the_same_guard(
         pytest_runtest_setup(item)  # type: ignore[arg-type]
     unmarked = SimpleNamespace(get_closest_marker=lambda name: None)
     assert pytest_runtest_setup(unmarked) is None  # type: ignore[arg-type]
+
+
+def _system_packages(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run .ci/system-packages as a non-root user on a machine that has none of the libraries
+    (shims on PATH stand in for ldconfig, fc-list and id)."""
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for name, body in {"ldconfig": "exit 0", "fc-list": "exit 0", "id": "echo 1000"}.items():
+        (shims / name).write_text(f"#!/bin/sh\n{body}\n")
+        (shims / name).chmod(0o755)
+    script = Path(__file__).resolve().parents[1] / ".ci" / "system-packages"
+    env = {"PATH": f"{shims}:/usr/bin:/bin"}
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=env,
+                          check=False)
+
+
+def test_a_fresh_machine_is_told_the_exact_apt_line(tmp_path) -> None:
+    answer = _system_packages(tmp_path)
+    assert answer.returncode == 1
+    line = next(row for row in answer.stderr.splitlines() if "apt-get install" in row)
+    for package in ("libpango-1.0-0", "libharfbuzz-subset0", "fonts-wqy-microhei"):
+        assert package in line.split()
+
+
+def test_make_test_and_ci_use_the_same_package_script() -> None:
+    root = Path(__file__).resolve().parents[1]
+    recipe = (root / "Makefile").read_text().split("\ntest:")[1].split("\n\n")[0]
+    assert "bash .ci/system-packages" in recipe
+    assert "bash .ci/system-packages --ci" in (root / ".ci" / "run").read_text()
