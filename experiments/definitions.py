@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 import variants
 from abtest.conditions import InvalidCondition, validate_condition
 from experiments import audit
-from experiments.errors import Conflict, FieldIssue, InvalidInput, LayerOverlap, NotFound
+from experiments.errors import (
+    Conflict,
+    FieldIssue,
+    InvalidInput,
+    LayerOverlap,
+    NotFound,
+    StaleVersion,
+)
 from experiments.models import Experiment, WeightsPeriod, utcnow
 from experiments.schema import ExperimentDefinition
 from variants import Catalogue
@@ -199,9 +206,11 @@ def _weight_issues(definition: ExperimentDefinition, arm_count: int) -> list[Fie
     return issues
 
 
-def get_experiment(session: Session, key: str) -> Experiment:
-    """The experiment called ``key``; NotFound otherwise."""
-    experiment = session.scalar(select(Experiment).where(Experiment.key == key))
+def get_experiment(session: Session, key: str, *, for_update: bool = False) -> Experiment:
+    """The experiment called ``key`` (row-locked until commit if ``for_update``); NotFound
+    otherwise."""
+    query = select(Experiment).where(Experiment.key == key)
+    experiment = session.scalar(query.with_for_update() if for_update else query)
     if experiment is None:
         raise NotFound(f"unknown experiment {key!r}", field="experiment")
     return experiment
@@ -242,22 +251,30 @@ def create_experiment(
 def update_experiment(
     session: Session, key: str, data: Mapping[str, Any] | ExperimentDefinition,
     catalogue: Catalogue | None = None, *, actor: str = audit.SYSTEM,
+    expected_version: int | None = None,
 ) -> Experiment:
     """Replace the definition of ``key``.
 
     Drafts change freely. Running or paused experiments keep their arms and control, because
     stored assignments and analysis refer to them; everything else (texts, targeting, weights,
-    metrics) may change. Stopped or promoted experiments are frozen.
+    metrics) may change. Stopped or promoted experiments are frozen. With
+    ``expected_version`` the write is conditional: StaleVersion if the stored version differs
+    (checked under a row lock, so two editors cannot both pass). The weights (learned by
+    Thompson sampling, or set by hand) are reset only when the edit changes the defined ones.
     """
-    experiment = get_experiment(session, key)
+    experiment = get_experiment(session, key, for_update=expected_version is not None)
+    if expected_version is not None and experiment.version != expected_version:
+        raise StaleVersion(f"experiment {key!r} is at version {experiment.version}, not"
+                           f" {expected_version}: it was changed since you read it")
     design = parse_definition(data, catalogue)
     definition = design.definition
     if definition.key != key:
         raise InvalidInput([FieldIssue("key", f"key {definition.key!r} does not match {key!r}")])
     if experiment.status in FROZEN_STATUSES:
         raise Conflict(f"experiment {key!r} is {experiment.status}; its definition is frozen")
-    if experiment.status != "draft":
-        _check_same_arms(design_of(experiment, catalogue), design)
+    before = design_of(experiment, catalogue) if experiment.status != "draft" else None
+    if before is not None:
+        _check_same_arms(before, design)
     check_layer(session, definition, exclude_id=experiment.id)
     stored = definition.model_dump(mode="json")
     audit.record(session, experiment, actor, "edit",
@@ -265,7 +282,10 @@ def update_experiment(
     experiment.name = definition.name
     experiment.definition = stored
     _set_layer(experiment, definition)
-    if design.default_weights() != experiment.weights:
+    # A draft has learned nothing; a live experiment keeps its weights unless the edit changes
+    # the defined ones.
+    defined_changed = before is None or design.default_weights() != before.default_weights()
+    if defined_changed and design.default_weights() != experiment.weights:
         set_weights(session, experiment, design.default_weights())
     touch(experiment)
     session.flush()

@@ -60,6 +60,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class StaleVersion(DomainError):
+    """The writer saw an older version than the stored one: someone else changed it since."""
+
+    code = "precondition_failed"
+
+
 class IllegalTransition(Conflict):
     """A lifecycle move the status machine does not allow."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from experiments.apikeys import Scope, authenticate
 from experiments.definitions import validation_issues
-from experiments.errors import FieldIssue, InvalidInput
+from experiments.errors import FieldIssue, InvalidInput, StaleVersion
 from experiments.schema import unstorable_text
 from web.errors import BadRequestBody
 from web.openapi import OPERATION_ATTRIBUTE, Operation
@@ -69,6 +69,17 @@ def parse(model: type[BaseModel], data: Any) -> Any:
         raise InvalidInput([FieldIssue(path, reason)]) from None
 
 
+def if_match_version() -> int | None:
+    """The version an ``If-Match`` header asks to overwrite (None without one, or for ``*``);
+    an unreadable header is a 412 rather than an unconditional write."""
+    if not request.if_match or request.if_match.star_tag:
+        return None
+    tags = request.if_match.as_set()
+    if len(tags) == 1 and next(iter(tags)).isdigit():
+        return int(next(iter(tags)))
+    raise StaleVersion("If-Match must be the single ETag this experiment was read with")
+
+
 def api_actor() -> str:
     """The audit log's name for the request's API key: ``api key <prefix>``."""
     return f"api key {g.api_key.prefix}"
@@ -82,11 +93,13 @@ def _bearer_token() -> str | None:
 def endpoint(
     *, summary: str, response: type[BaseModel], scope: Scope | None,
     body: type[BaseModel] | None = None, status: int = 200,
-    query: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None, etag: Callable[[Any], object] | None = None,
 ) -> Callable[[Callable[..., BaseModel]], Callable[..., Any]]:
     """Wrap a view: authorize ``scope``, parse ``body`` into ``payload``, commit, serialize.
 
-    ``query`` only documents the query parameters; the view parses them itself.
+    ``query`` only documents the query parameters; the view parses them itself. ``etag``
+    picks the result's version, sent as a strong ``ETag`` for ``If-Match`` (see
+    :func:`if_match_version`).
     """
 
     def decorate(view: Callable[..., BaseModel]) -> Callable[..., Any]:
@@ -98,7 +111,10 @@ def endpoint(
                 kwargs["payload"] = parse(body, json_body())
             result = view(**kwargs)
             session().commit()
-            return jsonify(result.model_dump(mode="json")), status
+            response = jsonify(result.model_dump(mode="json"))
+            if etag is not None:
+                response.set_etag(str(etag(result)))
+            return response, status
 
         setattr(wrapper, OPERATION_ATTRIBUTE, Operation(summary, scope, body, response, status,
                                                           query))

@@ -14,6 +14,7 @@ from experiments.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    StaleVersion,
     Unauthenticated,
 )
 
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    StaleVersion: 412,
     InvalidInput: 422,
 }
 

@@ -11,7 +11,7 @@ from experiments.allocation import allocate_experiment, promote_by_hand
 from experiments.assignment import compile_live
 from experiments.models import Experiment
 from experiments.schema import ExperimentDefinition
-from web.endpoint import api_actor, endpoint, session
+from web.endpoint import api_actor, endpoint, if_match_version, session
 from web.schemas import AllocationOut, ArmOut, ExperimentOut, ExperimentsOut, PromoteRequest
 
 blueprint = Blueprint("experiments", __name__)
@@ -43,24 +43,27 @@ def list_experiments() -> ExperimentsOut:
 
 @blueprint.post("/experiments")
 @endpoint(summary="Create a draft experiment", scope="admin", body=ExperimentDefinition,
-          response=ExperimentOut, status=201)
+          response=ExperimentOut, status=201, etag=lambda out: out.version)
 def create_experiment(payload: ExperimentDefinition) -> ExperimentOut:
     return experiment_out(definitions.create_experiment(session(), payload,
                                                        actor=api_actor()))
 
 
 @blueprint.get("/experiments/<key>")
-@endpoint(summary="Read one experiment", scope="admin", response=ExperimentOut)
+@endpoint(summary="Read one experiment; its ETag is the version PUT's If-Match expects",
+          scope="admin", response=ExperimentOut, etag=lambda out: out.version)
 def get_experiment(key: str) -> ExperimentOut:
     return experiment_out(definitions.get_experiment(session(), key))
 
 
 @blueprint.put("/experiments/<key>")
-@endpoint(summary="Replace a definition (live experiments keep their arms)", scope="admin",
-          body=ExperimentDefinition, response=ExperimentOut)
+@endpoint(summary="Replace a definition (live experiments keep their arms and learned"
+                  " weights). With If-Match (the ETag of GET), a stale version is a 412 and"
+                  " nothing is written", scope="admin",
+          body=ExperimentDefinition, response=ExperimentOut, etag=lambda out: out.version)
 def update_experiment(key: str, payload: ExperimentDefinition) -> ExperimentOut:
-    return experiment_out(definitions.update_experiment(session(), key, payload,
-                                                       actor=api_actor()))
+    return experiment_out(definitions.update_experiment(
+        session(), key, payload, actor=api_actor(), expected_version=if_match_version()))
 
 
 @blueprint.post("/experiments/<key>/promote")
