@@ -7,6 +7,7 @@ variants catalogue live in :mod:`experiments.definitions` so they can name the e
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -39,40 +40,45 @@ EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
 
 
+def _walk(value: Any) -> Iterator[tuple[str, Any, list[str]]]:
+    """Every item of a JSON value with its dotted path and, for objects, their string keys.
+    Iterative: a value nested ~1,000 deep must not overflow the stack here."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        keys: list[str] = []
+        if isinstance(item, dict):
+            keys = [key for key in item if isinstance(key, str)]
+            stack.extend((f"{path}.{key}", child) for key, child in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
+        yield path.lstrip("."), item, keys
+
+
 def _finite_json(value: Any) -> Any:
     """Refuse NaN and ±Infinity anywhere in a JSON value: JSON has no such numbers (Python's
     json reads ``1e999`` as inf) and PostgreSQL's json type refuses to store them."""
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:  # iterative: a value nested ~1,000 deep must not overflow the stack here
-        path, item = stack.pop()
+    for path, item, _ in _walk(value):
         if isinstance(item, float) and not math.isfinite(item):
-            where = f" ({path.lstrip('.')} is {item})" if path else ""
+            where = f" ({path} is {item})" if path else ""
             raise ValueError(f"numbers must be finite (JSON has no NaN or Infinity){where}")
-        if isinstance(item, dict):
-            stack.extend((f"{path}.{key}", child) for key, child in item.items())
-        elif isinstance(item, list):
-            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
     return value
+
+
+FiniteJson = Annotated[Any, AfterValidator(_finite_json)]
+"""Any JSON value without non-finite numbers (attributes, targeting)."""
 
 
 def unstorable_text(value: Any) -> tuple[str, str] | None:
     """Where a string of ``value`` (keys too) holds NUL or a lone surrogate, and which: the
     dotted path of the value or of the object holding the key, and the reason. PostgreSQL
     cannot store either in text or json while SQLite would keep them, so both refuse alike."""
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        path, item = stack.pop()
-        texts = [(item, path)] if isinstance(item, str) else []
-        if isinstance(item, dict):
-            texts = [(key, path) for key in item if isinstance(key, str)]
-            stack.extend((f"{path}.{key}", child) for key, child in item.items())
-        elif isinstance(item, list | tuple):
-            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
-        for text, where in texts:
+    for path, item, keys in _walk(value):
+        for text in [item] if isinstance(item, str) else keys:
             if "\x00" in text:
-                return where.lstrip("."), "text must not contain NUL (\\u0000) characters"
+                return path, "text must not contain NUL (\\u0000) characters"
             if any("\ud800" <= char <= "\udfff" for char in text):
-                return where.lstrip("."), "text must not contain unpaired surrogates"
+                return path, "text must not contain unpaired surrogates"
     return None
 
 
@@ -82,10 +88,6 @@ def _storable_text(value: Any) -> Any:
         path, reason = found
         raise ValueError(f"{reason} ({path})" if path else reason)
     return value
-
-
-FiniteJson = Annotated[Any, AfterValidator(_finite_json)]
-"""Any JSON value without non-finite numbers (attributes, targeting)."""
 
 
 def _plausible_event_time(value: datetime) -> datetime:
@@ -103,7 +105,8 @@ def _plausible_event_time(value: datetime) -> datetime:
 
 class InputModel(BaseModel):
     """Unknown fields are errors: a typo in a playbook must not be silently ignored. Floats
-    must be finite: JSON cannot carry NaN or Infinity back to a client or into PostgreSQL."""
+    must be finite: JSON cannot carry NaN or Infinity back to a client or into PostgreSQL.
+    Text must be storable on both backends (no NUL, no lone surrogate)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
