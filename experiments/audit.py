@@ -3,7 +3,9 @@
 The definition and lifecycle services record an entry in the same transaction as the change
 itself, so a change without its entry (or the reverse) cannot be committed. Callers name the
 actor: a user name from the web app, ``api key <prefix>`` from the JSON API, else
-:data:`SYSTEM` (command line, allocation runs).
+:data:`SYSTEM` (command line, allocation runs). Each entry's detail also keeps ``on_version``,
+the experiment version the change was made to, so an editor who read version ``v`` can be
+told who changed what since (:func:`changes_since`).
 """
 from __future__ import annotations
 
@@ -16,14 +18,20 @@ from sqlalchemy.orm import Session
 from experiments.models import AuditEntry, Experiment
 
 SYSTEM = "system"
+#: Detail key of the experiment version an entry's change was made to.
+ON_VERSION = "on_version"
 
 
 def record(
-    session: Session, experiment: Experiment, actor: str, action: str, detail: Mapping[str, Any]
+    session: Session, experiment: Experiment, actor: str, action: str,
+    detail: Mapping[str, Any], *, on_version: int | None = None,
 ) -> AuditEntry:
-    """Add one entry for ``experiment`` (flushed with the change it describes)."""
+    """Add one entry for ``experiment`` (flushed with the change it describes); call it before
+    the change bumps the version. A creation passes ``on_version=0``: it made version 1 out of
+    nothing."""
+    made_to = experiment.version if on_version is None else on_version
     entry = AuditEntry(experiment_id=experiment.id, actor=actor, action=action,
-                       detail=dict(detail))
+                       detail={**detail, ON_VERSION: made_to})
     session.add(entry)
     return entry
 
@@ -38,3 +46,16 @@ def entries(session: Session, experiment: Experiment) -> list[AuditEntry]:
     """The experiment's entries, newest first."""
     query = select(AuditEntry).where(AuditEntry.experiment_id == experiment.id)
     return list(session.scalars(query.order_by(AuditEntry.id.desc())))
+
+
+def changes_since(session: Session, experiment: Experiment, version: int) -> list[AuditEntry]:
+    """The audited changes made to ``version`` or later, oldest first: what someone who read
+    ``version`` has not seen. Allocation reweights are not audited changes (they bump the
+    version but leave the definition and status alone), so they are not listed."""
+    newer = []
+    for entry in entries(session, experiment):
+        made_to = entry.detail.get(ON_VERSION)
+        if not isinstance(made_to, int) or made_to < version:
+            break
+        newer.append(entry)
+    return newer[::-1]

@@ -243,7 +243,7 @@ def create_experiment(
     session.add(experiment)
     session.flush()
     session.add(WeightsPeriod(experiment_id=experiment.id, version=1, weights=experiment.weights))
-    audit.record(session, experiment, actor, "create", {"name": experiment.name})
+    audit.record(session, experiment, actor, "create", {"name": experiment.name}, on_version=0)
     session.flush()
     return experiment
 

@@ -6,7 +6,7 @@ Helper and creation URLs live under ``/experiments/-/``: an experiment key never
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from experiments import audit, definitions, lifecycle, results, survey
 from experiments.allocation import promote_by_hand
 from experiments.definitions import ACTIVE_STATUSES, design_of, get_experiment
 from experiments.errors import DomainError, IllegalTransition, InvalidInput
-from experiments.models import Experiment, utcnow
+from experiments.models import AuditEntry, Experiment, utcnow
 from web.api.results import ResultsQuery
 from web.endpoint import parse, session
 from web.ui import definition_form as df
@@ -147,10 +147,14 @@ def edit(key: str) -> str | Response:
 
 def _save(experiment: Experiment | None) -> str | Response:
     """Create or update in one transaction; on any problem nothing is kept and the form comes
-    back with each message next to its field."""
+    back with each message next to its field. An edit based on a version that someone else
+    has changed since comes back too (409), with the editor's input and who changed what."""
     parsed = df.read_form(request.form, variants.load_catalogue())
     actor = current_user.username
     try:
+        if experiment is not None and (conflicts := _changed_meanwhile(experiment)):
+            session().rollback()
+            return _render_form(request.form, {}, experiment, conflicts), 409  # type: ignore[return-value]
         if parsed.issues:
             raise InvalidInput(parsed.issues + _definition_issues(parsed.definition))
         if experiment is None:
@@ -167,6 +171,16 @@ def _save(experiment: Experiment | None) -> str | Response:
     return redirect(url_for("ui.experiments.page", key=experiment.key))
 
 
+def _changed_meanwhile(experiment: Experiment) -> list[AuditEntry]:
+    """Audited changes since the version the form was filled from (its hidden ``version``),
+    read under the experiment's row lock so that the save that follows cannot race them."""
+    seen = request.form.get("version", "")
+    if not seen.isdigit():
+        return []
+    locked = get_experiment(session(), experiment.key, for_update=True)
+    return audit.changes_since(session(), locked, int(seen))
+
+
 def _definition_issues(definition: dict[str, Any]) -> list[Any]:
     """What the schema and compile_design say besides the form's own problems."""
     try:
@@ -177,10 +191,17 @@ def _definition_issues(definition: dict[str, Any]) -> list[Any]:
 
 
 def _render_form(values: MultiDict[str, str], errors: dict[str, list[str]],
-                 experiment: Experiment | None) -> str:
+                 experiment: Experiment | None, conflicts: Sequence[AuditEntry] = ()) -> str:
+    """The form. Its hidden version is the one the editor's input is based on (kept across a
+    422), except after a conflict: then the stored one, so that saving again is a deliberate
+    overwrite of the changes listed."""
+    version = values.get("version") if experiment is not None and not conflicts else None
+    if experiment is not None and not (version or "").isdigit():
+        version = str(experiment.version)
     return render_template(
         "experiments/form.html", values=values, errors=errors, experiment=experiment,
-        catalogue=variants.load_catalogue(), df=df, calculator=SampleSizeForm(prefix="ss"))
+        version=version, conflicts=conflicts, catalogue=variants.load_catalogue(), df=df,
+        calculator=SampleSizeForm(prefix="ss"))
 
 
 @requires("editor")
