@@ -94,12 +94,13 @@ def endpoint(
     *, summary: str, response: type[BaseModel], scope: Scope | None,
     body: type[BaseModel] | None = None, status: int = 200,
     query: type[BaseModel] | None = None, etag: Callable[[Any], object] | None = None,
+    conditional: bool = False,
 ) -> Callable[[Callable[..., BaseModel]], Callable[..., Any]]:
     """Wrap a view: authorize ``scope``, parse ``body`` into ``payload``, commit, serialize.
 
     ``query`` only documents the query parameters; the view parses them itself. ``etag``
     picks the result's version, sent as a strong ``ETag`` for ``If-Match`` (see
-    :func:`if_match_version`).
+    :func:`if_match_version`); ``conditional`` documents that the view honours ``If-Match``.
     """
 
     def decorate(view: Callable[..., BaseModel]) -> Callable[..., Any]:
@@ -117,7 +118,7 @@ def endpoint(
             return response, status
 
         setattr(wrapper, OPERATION_ATTRIBUTE, Operation(summary, scope, body, response, status,
-                                                          query))
+                                                          query, conditional))
         return wrapper
 
     return decorate

@@ -1,12 +1,15 @@
 """The one place where errors become HTTP answers, all shaped ``{"error": {...}}``.
 
 Domain errors map to a 4xx by class; werkzeug's HTTP errors (404, 405, 413...) keep their
-status; anything else is a bug: logged with its traceback and answered with a JSON 500.
+status; a database that cannot be reached (or is locked) is a 503 with ``Retry-After``, so
+clients retry instead of giving up; anything else is a bug: logged with its traceback and
+answered with a JSON 500.
 """
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from experiments.errors import (
     Conflict,
@@ -66,7 +69,21 @@ def handle_http_error(error: HTTPException) -> tuple[Response, int]:
     response, status = error_response(error.code or 500, name, error.description or name)
     if error.code == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
+    if isinstance(error, ServiceUnavailable) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response, status
+
+
+#: Seconds a client should wait before retrying when the database is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(error: OperationalError) -> ServiceUnavailable:
+    """The HTTP error for a database that refused or dropped the connection (or stayed locked):
+    logged without the driver's message in the answer, which may name hosts."""
+    current_app.logger.warning("database unavailable: %s", error.orig)
+    return ServiceUnavailable("the database is unavailable; retry shortly",
+                              retry_after=RETRY_AFTER_SECONDS)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -78,4 +95,6 @@ def register_error_handlers(app: Flask) -> None:
 
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(
+        OperationalError, lambda error: handle_http_error(database_unavailable(error)))
     app.register_error_handler(Exception, handle_bug)

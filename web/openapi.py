@@ -23,7 +23,13 @@ _ERRORS = {
     "403": "API key scope too narrow", "404": "Unknown experiment or route",
     "405": "Method not allowed", "409": "Conflict with the current state",
     "413": "Body too large", "422": "Invalid field (see error.field)",
+    "500": "Internal error (logged; the body names no internals)",
+    "503": "Database unavailable: retry after the Retry-After header's seconds",
 }
+_STALE = "If-Match names an older version than the stored one: nothing was written"
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
+             "description": "The ETag of the GET this write is based on (optional)",
+             "schema": {"type": "string"}}
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Operation:
     response: type[BaseModel] | None
     status: int
     query: type[BaseModel] | None = None
+    conditional: bool = False
 
 
 def api_operations(app: Flask) -> list[tuple[str, str, Operation | None]]:
@@ -99,6 +106,9 @@ def _operation(path: str, method: str, operation: Operation,
     parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in re.findall(r"{([^}]+)}", path)]
     parameters += _query_parameters(operation.query)
+    if operation.conditional:
+        parameters.append(_IF_MATCH)
+        document["responses"]["412"] = {**error, "description": _STALE}
     if parameters:
         document["parameters"] = parameters
     if operation.body is not None:

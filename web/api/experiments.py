@@ -60,7 +60,8 @@ def get_experiment(key: str) -> ExperimentOut:
 @endpoint(summary="Replace a definition (live experiments keep their arms and learned"
                   " weights). With If-Match (the ETag of GET), a stale version is a 412 and"
                   " nothing is written", scope="admin",
-          body=ExperimentDefinition, response=ExperimentOut, etag=lambda out: out.version)
+          body=ExperimentDefinition, response=ExperimentOut, etag=lambda out: out.version,
+          conditional=True)
 def update_experiment(key: str, payload: ExperimentDefinition) -> ExperimentOut:
     return experiment_out(definitions.update_experiment(
         session(), key, payload, actor=api_actor(), expected_version=if_match_version()))

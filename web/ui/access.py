@@ -14,10 +14,12 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from experiments.errors import NotFound as UnknownRecord
 from experiments.users import Role, has_role
+from web.errors import database_unavailable
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -63,8 +65,12 @@ def register_error_pages(blueprint: Blueprint) -> None:
     def error_page(error: HTTPException) -> tuple[str, int] | Response:
         if error.code is not None and error.code < 400:
             return error.get_response()
-        return render_template("error.html", error=error), error.code or 500
+        headers = {"Retry-After": str(error.retry_after)} if getattr(
+            error, "retry_after", None) is not None else {}
+        return render_template("error.html", error=error), error.code or 500, headers
 
     blueprint.register_error_handler(HTTPException, error_page)
+    blueprint.register_error_handler(
+        OperationalError, lambda error: error_page(database_unavailable(error)))
     blueprint.register_error_handler(
         UnknownRecord, lambda error: error_page(NotFound(error.message)))
