@@ -1,10 +1,11 @@
 """Thompson allocation of running experiments, winner promotion, and their recorded history.
 
-One run for one experiment: aggregate per-arm statistics in SQL (the results service's
-:func:`experiments.aggregation.group_statistics`), compute Thompson weights
-(:func:`abtest.allocation.thompson_weights`), check the promotion rule
-(:func:`abtest.promotion.evaluate_promotion`), then either open a new allocation period with the
-new weights or promote the leader. New units follow the new weights; assigned units keep their
+One run for one experiment: aggregate per-arm statistics per allocation period in SQL (the
+results service's :func:`experiments.aggregation.group_statistics`), then the pure decision
+:func:`abtest.promotion.bandit_step` (guardrail holds, Thompson weights on the period-stratified
+estimate the results page shows, the promotion rule), then either open a new allocation period
+with the new weights or promote the leader. An arm newly held at the floor by a guardrail is
+written to the audit log with why. New units follow the new weights; assigned units keep their
 arm (assignment is sticky, DESIGN.md).
 
 Several processes (gunicorn workers, a cron ``abtest allocate``) may run this at once. The
@@ -27,8 +28,14 @@ import numpy as np
 from sqlalchemy import JSON, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from abtest.allocation import AllocationResult, thompson_weights
-from abtest.promotion import GuardrailData, PromotionDecision, PromotionRule, evaluate_promotion
+from abtest.allocation import AllocationResult, Periods, arm_totals
+from abtest.promotion import (
+    BanditStep,
+    GuardrailData,
+    PromotionDecision,
+    PromotionRule,
+    bandit_step,
+)
 from abtest.stats.summary import SampleStats
 from experiments import audit
 from experiments.aggregation import GroupStats, group_statistics
@@ -82,11 +89,15 @@ class AllocationOutcome:
     probability_best: tuple[float, ...] | None = None
 
 
+#: The audit action of an arm newly held at the floor weight by a guardrail.
+GUARDRAIL_HOLD = "guardrail_hold"
+
+
 @dataclass(frozen=True)
 class _ArmData:
-    """Primary and guardrail statistics per arm, summed over every group row."""
+    """Primary and guardrail statistics per allocation period and arm."""
 
-    primary: tuple[SampleStats, ...]
+    primary: Periods
     guardrails: tuple[GuardrailData, ...]
 
 
@@ -110,17 +121,19 @@ def allocate_experiment(
                              f" (status {experiment.status})")
     design = design_of(experiment, catalogue)
     data = _arm_data(session, experiment, design)
-    kind = design.definition.metrics.primary.kind
-    result = thompson_weights(
-        data.primary, kind, settings.floor, settings.min_units, seed=seed,
-        current_weights=experiment.weights,
+    step = bandit_step(
+        data.primary, design.definition.metrics.primary.kind, floor=settings.floor,
+        min_units=settings.min_units, rule=promotion_rule(design.definition),
+        control_index=design.control, guardrails=data.guardrails,
+        current_weights=experiment.weights, seed=seed,
     )
+    result, decision = step.allocation, step.decision
     if not result.reweighted:
         return _unchanged(experiment, "hold", result.reason, result.probability_best)
-    decision = _promotion(design, data, result)
+    _audit_new_holds(session, experiment, design, step, actor)
     if decision is not None and decision.promote:
-        return _promote(session, experiment, design, data, result, decision, catalogue, actor)
-    return _reweight(session, experiment, design, data, result, decision)
+        return _promote(session, experiment, design, data, step, catalogue, actor)
+    return _reweight(session, experiment, design, data, step)
 
 
 def allocate_due(
@@ -164,7 +177,8 @@ def promotion_rule(definition: ExperimentDefinition) -> PromotionRule | None:
     configured = definition.promotion
     if configured is None:
         return None
-    return PromotionRule(configured.probability_best, configured.min_units_per_arm)
+    return PromotionRule(configured.probability_best, configured.min_units_per_arm,
+                         configured.equivalence_margin)
 
 
 def snapshots(session: Session, key: str) -> list[AllocationSnapshot]:
@@ -195,53 +209,50 @@ def _due(
 
 
 def _arm_data(session: Session, experiment: Experiment, design: Design) -> _ArmData:
-    """Per-arm sums of the results service's group rows for every metric."""
+    """Per allocation period and arm, the results service's group rows for every metric."""
     metrics = metric_specs(design.definition)
     groups = group_statistics(session, experiment.id, metrics)
-    sums = [_per_arm(design, groups, m) for m in range(len(metrics))]
+    periods = [_per_period(design, groups, m) for m in range(len(metrics))]
     guardrails = tuple(
-        GuardrailData(spec.name, spec.kind, spec.higher_is_better, sums[m])
+        GuardrailData(spec.name, spec.kind, spec.higher_is_better, periods[m])
         for m, spec in enumerate(metrics)
         if spec.role == "guardrail"
     )
-    return _ArmData(sums[0], guardrails)
+    return _ArmData(periods[0], guardrails)
 
 
-def _per_arm(design: Design, groups: Sequence[GroupStats], metric: int) -> tuple[SampleStats, ...]:
-    arms = [EMPTY] * len(design.arm_keys)
+def _per_period(design: Design, groups: Sequence[GroupStats], metric: int) -> Periods:
+    """``periods[t][i]`` for the weights versions that have units, oldest first."""
+    by_version: dict[int, list[SampleStats]] = {}
     for group in groups:
+        arms = by_version.setdefault(group.weights_version, [EMPTY] * len(design.arm_keys))
         i = design.index(group.arm)
         arms[i] = arms[i] + group.stats[metric]
-    return tuple(arms)
+    return tuple(tuple(by_version[v]) for v in sorted(by_version)) or (
+        (EMPTY,) * len(design.arm_keys),)
 
 
-def _promotion(
-    design: Design, data: _ArmData, result: AllocationResult
-) -> PromotionDecision | None:
-    """The rule's verdict, or None when the definition has no promotion rule."""
-    rule = promotion_rule(design.definition)
-    if rule is None or result.probability_best is None:
-        return None
-    kind = design.definition.metrics.primary.kind
-    return evaluate_promotion(
-        rule, data.primary, kind, result.probability_best, design.control, data.guardrails
-    )
+def _audit_new_holds(
+    session: Session, experiment: Experiment, design: Design, step: BanditStep, actor: str
+) -> None:
+    """One audit entry per arm a guardrail holds at the floor that the last run did not."""
+    last = session.scalars(
+        select(AllocationSnapshot).where(AllocationSnapshot.experiment_id == experiment.id)
+        .order_by(AllocationSnapshot.id.desc()).limit(1)).first()
+    before = (last.figures.get("held_back") or {}) if last is not None else {}
+    for arm, why in sorted(step.held_back.items()):
+        key = design.arm_keys[arm]
+        if key not in before:
+            audit.record(session, experiment, actor, GUARDRAIL_HOLD, {"arm": key, "reason": why})
 
 
 def _reweight(
-    session: Session,
-    experiment: Experiment,
-    design: Design,
-    data: _ArmData,
-    result: AllocationResult,
-    decision: PromotionDecision | None,
+    session: Session, experiment: Experiment, design: Design, data: _ArmData, step: BanditStep
 ) -> AllocationOutcome:
+    result, decision = step.allocation, step.decision
     if not _claim_period(session, experiment, result.weights):
         return _unchanged(experiment, "skipped", RACE_LOST, result.probability_best)
-    figures = {
-        "arms": _arm_figures(design, data.primary, result),
-        "promotion": _decision_figures(design, decision),
-    }
+    figures = _step_figures(design, data, step)
     _record(session, experiment, "reweight", figures)
     return AllocationOutcome(
         experiment.key, "reweight", result.weights, experiment.weights_version,
@@ -255,22 +266,19 @@ def _promote(
     experiment: Experiment,
     design: Design,
     data: _ArmData,
-    result: AllocationResult,
-    decision: PromotionDecision,
+    step: BanditStep,
     catalogue: Catalogue | None,
     actor: str,
 ) -> AllocationOutcome:
     """Claim the period with the winner at weight 1 (what new units get), then promote."""
+    result, decision = step.allocation, step.decision
+    assert decision is not None and decision.leader is not None
     winner = design.arm_keys[decision.leader]
     only = tuple(float(i == decision.leader) for i in range(len(design.arm_keys)))
     if not _claim_period(session, experiment, only):
         return _unchanged(experiment, "skipped", RACE_LOST, result.probability_best)
     promote_experiment(session, experiment.key, winner, catalogue, actor=actor)
-    figures = {
-        "arms": _arm_figures(design, data.primary, result),
-        "promotion": _decision_figures(design, decision),
-        "winner": winner,
-    }
+    figures = {**_step_figures(design, data, step), "winner": winner}
     _record(session, experiment, "promote", figures)
     return AllocationOutcome(
         experiment.key, "promote", only, experiment.weights_version, winner=winner,
@@ -315,12 +323,20 @@ def _record(
     session.flush()
 
 
+def _step_figures(design: Design, data: _ArmData, step: BanditStep) -> dict[str, Any]:
+    return {
+        "arms": _arm_figures(design, data.primary, step.allocation),
+        "promotion": _decision_figures(design, step.decision),
+        "held_back": {design.arm_keys[arm]: why for arm, why in step.held_back.items()},
+    }
+
+
 def _arm_figures(
-    design: Design, arms: Sequence[SampleStats], result: AllocationResult | None
+    design: Design, periods: Periods, result: AllocationResult | None
 ) -> list[dict[str, Any]]:
     """Units, conversions (metric sum), posterior and P(best) per arm, JSON-ready."""
     figures = []
-    for i, (key, arm) in enumerate(zip(design.arm_keys, arms, strict=True)):
+    for i, (key, arm) in enumerate(zip(design.arm_keys, arm_totals(periods), strict=True)):
         row: dict[str, Any] = {"arm": key, "units": arm.n, "conversions": arm.sum}
         if result is not None and result.posteriors is not None:
             row["posterior"] = asdict(result.posteriors[i])
@@ -334,7 +350,7 @@ def _decision_figures(design: Design, decision: PromotionDecision | None) -> dic
         return None
     return {
         "promote": decision.promote,
-        "leader": design.arm_keys[decision.leader],
+        "leader": design.arm_keys[decision.leader] if decision.leader is not None else None,
         "clauses": [_finite(asdict(clause)) for clause in decision.clauses],
     }
 

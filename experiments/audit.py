@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from experiments.models import AuditEntry, Experiment
 
 SYSTEM = "system"
+#: Actions that record what the allocation did, not a change anyone made to the definition.
+NOT_EDITS = frozenset({"guardrail_hold"})
 #: Detail key of the experiment version an entry's change was made to.
 ON_VERSION = "on_version"
 
@@ -54,6 +56,8 @@ def changes_since(session: Session, experiment: Experiment, version: int) -> lis
     version but leave the definition and status alone), so they are not listed."""
     newer = []
     for entry in entries(session, experiment):
+        if entry.action in NOT_EDITS:
+            continue
         made_to = entry.detail.get(ON_VERSION)
         if not isinstance(made_to, int) or made_to < version:
             break

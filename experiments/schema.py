@@ -181,8 +181,15 @@ Allocation = Annotated[FixedAllocation | ThompsonAllocation, Field(discriminator
 class PromotionRule(InputModel):
     """When the leading arm may be promoted: confident enough, on enough units per arm."""
 
-    probability_best: float = Field(default=0.95, ge=0.5, lt=1.0)
+    probability_best: float = Field(
+        default=0.95, ge=0.5, lt=1.0,
+        description="The leader's chance of being the best arm or within equivalence_margin of it")
     min_units_per_arm: int = Field(default=1000, ge=1)
+    equivalence_margin: float = Field(
+        default=0.05, ge=0.0, le=0.5,
+        description="Relative shortfall from the best arm that still counts as just as good"
+                    " (0.05: within 5% of its rate), so one of several equally good arms is"
+                    " shipped; 0 asks for the single best arm")
 
 
 class ExperimentDefinition(InputModel):

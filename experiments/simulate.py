@@ -150,13 +150,21 @@ def format_report(report: SimulationReport) -> str:
     lines += [_row([name, f"{rate:.2%}", f"{n:,}", f"{c:,}", f"{c / n:.2%}" if n else "-", key])
               for name, key, rate, n, c in zip(short, report.arms, report.true_rates,
                                                report.units, report.conversions, strict=True)]
-    best = max(range(len(report.arms)), key=lambda i: report.true_rates[i])
-    promoted = (f"promoted {report.winner} after {report.promoted_after:,} visitors"
-                f" ({'the true best' if report.winner == report.arms[best] else 'NOT the best'})"
+    best = best_arms(report)
+    verdict = "a true best arm" if report.winner in {report.arms[i] for i in best} else (
+        "NOT a best arm")
+    promoted = (f"promoted {report.winner} after {report.promoted_after:,} visitors ({verdict})"
                 if report.winner else "no arm promoted")
+    names = " = ".join(short[i] for i in best)
     lines += ["", promoted, f"conversions: {sum(report.conversions):,}",
-              f"regret vs always showing {short[best]}: {report.regret:,.1f} expected conversions"]
+              f"regret vs always showing {names}: {report.regret:,.1f} expected conversions"]
     return "\n".join(lines)
+
+
+def best_arms(report: SimulationReport) -> tuple[int, ...]:
+    """Every arm with the top true rate: tied arms are all best, promoting any one is right."""
+    top = max(report.true_rates)
+    return tuple(i for i, rate in enumerate(report.true_rates) if rate == top)
 
 
 def _row(cells: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bench.bandit import scenario, shipped_settings
+from experiments import audit
 from experiments.allocation import (
     allocate_due,
     allocate_experiment,
@@ -187,7 +188,9 @@ def test_unmet_rule_reweights_and_records_the_reasons(session, thompson):
     assert outcome.probability_best[1] > 0.99  # type: ignore[index]
 
 
-def test_a_harmed_guardrail_blocks_promotion(session, thompson):
+def test_an_arm_harming_a_guardrail_is_held_at_the_floor_never_promoted_and_audited(
+    session, thompson
+):
     metrics = {"primary": {"name": "conversion", "kind": "binary"},
                "guardrails": [{"name": "complaint", "kind": "binary",
                                "higher_is_better": False}]}
@@ -202,10 +205,17 @@ def test_a_harmed_guardrail_blocks_promotion(session, thompson):
     session.commit()
     outcome = allocate_experiment(session, experiment.key, seed=1)
     assert outcome.action == "reweight"
-    clauses = snapshots(session, experiment.key)[0].figures["promotion"]["clauses"]
-    [guardrail] = [c for c in clauses if c["name"] == "guardrail:complaint"]
-    assert not guardrail["met"]
-    assert "significantly worse" in guardrail["detail"]
+    harmful = compile_live(experiment).design.arm_keys[1]
+    assert outcome.weights[1] == pytest.approx(THOMPSON["floor"])
+    figures = snapshots(session, experiment.key)[0].figures
+    assert "by the always-valid test" in figures["held_back"][harmful]
+    assert figures["promotion"]["leader"] != harmful
+    [entry] = [e for e in audit.entries(session, experiment) if e.action == "guardrail_hold"]
+    assert entry.detail["arm"] == harmful and "complaint higher" in entry.detail["reason"]
+    session.commit()
+    allocate_experiment(session, experiment.key, seed=2)  # still held: no second entry
+    assert len([e for e in audit.entries(session, experiment)
+                if e.action == "guardrail_hold"]) == 1
 
 
 def test_manual_promotion_is_recorded(session, thompson):
@@ -262,5 +272,6 @@ def test_the_bandit_benchmark_measures_the_settings_the_playbook_ships(playbook)
     assert allocation == definition.allocation and rule == promotion_rule(definition)
     assert (allocation.floor, allocation.min_units) == (0.07, 200)  # tuned by bench/bandit.py
     assert (rule.probability_best, rule.min_units_per_arm) == (0.90, 500)
-    served = scenario([0.05] * 8, allocation)
+    assert rule.equivalence_margin == 0.05
+    served = scenario(allocation, rates=(0.05,) * 8)
     assert (served.floor, served.min_units) == (allocation.floor, allocation.min_units)

@@ -37,7 +37,7 @@ def _simulate(tmp_path: Path, visitors: int, rates: str, min_units: int) -> str:
 def test_a_strong_effect_is_promoted_and_reported(tmp_path):
     output = _simulate(tmp_path, 3000, "0.02,0.2", 200)
     assert "promoted stock_left=on after" in output
-    assert "(the true best)" in output
+    assert "(a true best arm)" in output
     assert "sim-test: 3,000 visitors, 6 allocation steps" in output
     steps = [line.split() for line in output.splitlines() if line.strip().endswith("promote")]
     assert len(steps) == 1  # the step table shows the allocation run that promoted

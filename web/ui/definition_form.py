@@ -36,7 +36,8 @@ SCHEMA_DEFAULTS = {
     f"{prefix}.{name}": model.model_fields[name].default
     for prefix, model, names in [
         ("allocation", ThompsonAllocation, ("period_hours", "floor", "min_units")),
-        ("promotion", PromotionRule, ("probability_best", "min_units_per_arm")),
+        ("promotion", PromotionRule, ("probability_best", "min_units_per_arm",
+                                   "equivalence_margin")),
     ]
     for name in names
 }
@@ -53,7 +54,7 @@ _ANCHOR = re.compile(r"""(key|name|hypothesis|template|design|arms|control|weigh
     |units\.\w+(\.variants|\.params)?
     |metrics(\.primary\.(name|kind)|\.(secondary|guardrails)(\.\d+\.(name|kind))?)?
     |allocation(\.(mode|period_hours|floor|min_units))?
-    |promotion(\.(probability_best|min_units_per_arm))?)""", re.X)
+    |promotion(\.(probability_best|min_units_per_arm|equivalence_margin))?)""", re.X)
 
 
 @dataclass
@@ -90,8 +91,8 @@ def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> ParsedForm:
             form.get("layer.start", "").strip() or "0.0",
             form.get("layer.end", "").strip() or "1.0"]}
     if "promotion.enabled" in form:
-        parsed.definition["promotion"] = _filled(form, "promotion", ("probability_best",
-                                                                     "min_units_per_arm"))
+        parsed.definition["promotion"] = _filled(form, "promotion", (
+            "probability_best", "min_units_per_arm", "equivalence_margin"))
     return parsed
 
 

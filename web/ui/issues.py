@@ -31,7 +31,9 @@ LABELS = {
     "allocation.floor": _l("Floor: least share per arm"),
     "allocation.min_units": _l("Units per arm before re-weighting"),
     "promotion.probability_best": _l("Chance to be best at least"),
-    "promotion.min_units_per_arm": _l("Units per arm at least"), "arm": _l("Winning arm"),
+    "promotion.min_units_per_arm": _l("Units per arm at least"),
+    "promotion.equivalence_margin": _l("As good as the best within (relative)"),
+    "arm": _l("Winning arm"),
 }
 #: Patterns of experiments.schema, said in words.
 PATTERNS = {
