@@ -27,7 +27,7 @@ from abtest.stats.frequentist import (
     estimate_lift,
     relative_interval,
 )
-from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats
+from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, binary_unit_variance
 
 #: GrowthBook's default tuning parameter: the CS is tightest near this many total units.
 DEFAULT_TUNING_PARAMETER = 5000.0
@@ -205,28 +205,14 @@ def absolute_variance(
 ) -> float:
     """Variance of the absolute lift for the sequence: the ``unpooled`` Wald variance of
     :func:`estimate_lift`, except that a binary arm whose units all failed (or all converted)
-    counts with the proportion ``(x + 0.5) / (n + 1)`` instead of ``x / n``.
+    keeps a positive variance (:func:`~abtest.stats.summary.binary_unit_variance`).
 
-    Why: such an arm has Wald variance ``p(1 - p)/n = 0``, which says nothing is uncertain
-    about it; with both arms so (1 of 1 against 0 of 2) the sequence collapsed to a point, and
-    the relative sequence of an arm without conversions to "-100% ... -100%". Half a pseudo
-    success keeps it positive and changes nothing for an arm with both outcomes.
-
-    References
-    ----------
-    .. [1] Anscombe, F. J. (1956). "On estimating binomial response relations". Biometrika
-       43(3/4), 461-464 (adding 1/2 to binomial counts).
-    .. [2] Agresti, A., Caffo, B. (2000). "Simple and effective confidence intervals for
-       proportions and differences of proportions result from adding two successes and two
-       failures". The American Statistician 54(4), 280-288.
+    Why: such an arm has Wald variance ``p(1 - p)/n = 0``; with both arms so (1 of 1 against 0
+    of 2) the sequence collapsed to a point.
     """
     if kind != "binary":
         return unpooled
-    degenerate = [arm for arm in (treatment, control) if arm.sum in (0, arm.n)]
-    for arm in degenerate:
-        floored = (arm.sum + 0.5) / (arm.n + 1)
-        unpooled += floored * (1 - floored) / arm.n
-    return unpooled
+    return sum(binary_unit_variance(arm) / arm.n for arm in (treatment, control))
 
 
 def _reason(lift: LiftEstimate) -> str:

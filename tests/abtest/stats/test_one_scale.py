@@ -19,6 +19,7 @@ from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, MetricSpe
 from abtest.stats.frequentist import compare
 from abtest.stats.power import sample_size, sequential_sample_size
 from abtest.stats.sequential import sequential_compare, sequential_rho
+from abtest.stats.stratified import post_stratify
 from abtest.stats.summary import SampleStats
 
 TABLES = 3000
@@ -154,3 +155,22 @@ def test_sequential_plan_has_its_power_and_the_fixed_plan_does_not():
 
     assert 0.77 <= power(planned) <= 0.85
     assert power(fixed) < 0.6
+
+
+@pytest.mark.slow
+def test_stratified_sequential_aa_false_positive_rate_at_a_tenth_of_a_percent():
+    """The page's estimator under Thompson sampling: A/A at 0.1% over 4 allocation periods whose
+    weights move 50/50 -> 80/20, 1,000 experiments looked at after every period."""
+    rng = np.random.default_rng(4)
+    sims, per_period, shares = 1000, 8000, (0.5, 0.6, 0.7, 0.8)
+    false_positives = 0
+    for _ in range(sims):
+        periods, rejected = [], False
+        for share in shares:
+            sizes = (int(per_period * (1 - share)), int(per_period * share))
+            periods.append([SampleStats.binary(n, int(rng.binomial(n, 0.001))) for n in sizes])
+            arms = post_stratify(periods, binary=True).arms
+            result = sequential_compare(arms[1], arms[0], "numeric")
+            rejected |= result.significant or result.p_value_sequential_relative < 0.05
+        false_positives += rejected
+    assert false_positives / sims <= 0.05, false_positives
