@@ -215,7 +215,8 @@ def minimum_detectable_effect(
     ``solve_power`` uses ``fsolve`` for the effect size, which loses precision at large ``n``
     and fails at ``n = 1``. The effect is mapped back through the inverse of Cohen's h,
     ``p_t = sin(arcsin(sqrt(p_c)) + h/2)^2``, or ``d * sd``. Returns NaN when the lift would
-    push a conversion rate past 100% or the inputs are degenerate.
+    push a conversion rate past 100%, a relative lift has a baseline of 0, or the inputs are
+    degenerate.
 
     References
     ----------
@@ -223,6 +224,8 @@ def minimum_detectable_effect(
     .. [2] Brent, R. P. (1973). Algorithms for Minimization without Derivatives; scipy ``brentq``.
     """
     if n_per_arm <= 0 or _metric_problem(kind, baseline_mean, sd) is not None:
+        return NAN
+    if relative and baseline_mean == 0:  # no lift is relative to nothing
         return NAN
     h = _standardised_mde(n_per_arm, alpha, power, _larger(alternative))
     if kind == "binary":
