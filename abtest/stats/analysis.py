@@ -452,6 +452,7 @@ def _arm_result(
         holm.p_value_relative,
         seq.p_value_sequential_relative,
         _headline(config, holm, seq, holm_relative),
+        holm.p_value_absolute,
     )
 
 

@@ -150,9 +150,10 @@ class ArmResult:
     ``p_value_holm`` / ``p_value_bh`` are adjusted over every (treatment arm, metric) pair.
     Each interval of ``lift`` has the p-value of its own scale, so that "the interval excludes 0
     exactly when p < alpha": ``p_value_sequential`` with ``absolute_ci_sequential``,
-    ``p_value_relative`` with ``relative_ci`` (the Wald test of the log ratio), and
-    ``p_value_sequential_relative`` with ``relative_ci_sequential``. ``p_value`` is the test of
-    the difference named by ``test``. ``headline`` is what the row shows.
+    ``p_value_relative`` with ``relative_ci`` (the Wald test of the log ratio),
+    ``p_value_sequential_relative`` with ``relative_ci_sequential`` and ``p_value_absolute`` with
+    ``absolute_ci`` (NaN where that is Newcombe's small-count interval). ``p_value`` is the test
+    of the difference named by ``test``. ``headline`` is what the row shows.
     ``chance_to_beat_control``, ``probability_best`` and ``expected_loss`` read "better" in the
     metric's direction (lower is better when ``higher_is_better`` is false).
     """
@@ -177,6 +178,7 @@ class ArmResult:
     p_value_relative: float = math.nan
     p_value_sequential_relative: float = math.nan
     headline: Headline | None = None
+    p_value_absolute: float = math.nan
 
 
 @dataclass(frozen=True)

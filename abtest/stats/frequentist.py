@@ -5,10 +5,12 @@ Every figure is computed from :class:`~abtest.stats.summary.SampleStats` (``n``,
 scipy; only the pieces they lack for summary statistics (the Welch–Satterthwaite degrees of freedom
 and the delta-method variance of the log ratio behind the relative lift) are written here.
 
-Every interval comes with the p-value of the same scale: ``p_value`` is the test of the
-difference, ``p_value_relative`` the Wald test of the log ratio whose interval is
-``relative_ci``, so "the relative interval excludes 0 exactly when ``p_value_relative < alpha``"
-holds by construction.
+Every interval comes with the p-value of the same scale, the test it inverts:
+``p_value_absolute`` pairs with ``absolute_ci`` and ``p_value_relative`` (the Wald test of the
+log ratio) with ``relative_ci``, so "the interval excludes 0 exactly when its p < alpha" holds by
+construction. ``p_value`` is the test named by ``test`` (pooled z, Fisher or Welch: the one the
+Holm/BH family adjusts); the pooled z-test's variance is not the interval's, so it may disagree
+with ``absolute_ci`` near alpha, and Fisher's test has no interval of its own.
 
 Degenerate data (an empty arm, zero variance, no conversions anywhere) never raises: the result
 carries a ``status`` other than ``"ok"``, a human-readable ``reason`` and NaN figures.
@@ -87,6 +89,7 @@ class ComparisonResult:
     p_value_adjusted: float | None = None
     adjustment: str | None = None
     p_value_relative: float = NAN
+    p_value_absolute: float = NAN
 
     @property
     def significant(self) -> bool:
@@ -204,7 +207,9 @@ def compare(
     are too small for it: Newcombe's score interval instead (:func:`_small_count_interval`).
     The relative-lift CI is ``exp(log ratio -/+ q se) - 1`` with the log ratio of
     :func:`log_ratio` and the same quantile ``q``; ``p_value_relative`` is the Wald test of that
-    log ratio with the same quantile distribution, so the two agree about significance.
+    log ratio with the same quantile distribution, so the two agree about significance;
+    ``p_value_absolute`` likewise inverts the Wald or Welch ``absolute_ci`` (NaN beside
+    Newcombe's interval, which inverts no single test).
 
     Parameters
     ----------
@@ -261,6 +266,8 @@ def compare(
         status="ok",
         reason=_ok_reason(test, lift),
         p_value_relative=wald_p_value(lift.log_ratio, lift.log_ratio_variance, df, alternative),
+        p_value_absolute=NAN if test == "fisher-exact" else wald_p_value(
+            lift.absolute, lift.absolute_variance, df, alternative),
     )
 
 

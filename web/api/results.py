@@ -70,6 +70,10 @@ class ArmOut(_Open):
     p_value_sequential_relative: float | None = Field(
         default=None, description="Always-valid p of the relative lift, pairs with "
                                   "lift.relative_ci_sequential")
+    p_value_absolute: float | None = Field(
+        default=None, description="Fixed-horizon p of the absolute lift, pairs with "
+                                  "lift.absolute_ci (null beside Newcombe's small-count "
+                                  "interval); p_value is the named test of the difference")
     p_value_sequential: float | None = Field(
         default=None, description="Always-valid p of the absolute lift, pairs with "
                                   "lift.absolute_ci_sequential")

@@ -54,7 +54,8 @@ def random_numeric(rng: np.random.Generator) -> tuple[SampleStats, SampleStats]:
 def test_every_interval_agrees_with_the_p_value_of_its_scale(kind):
     rng = np.random.default_rng(20261204 if kind == "binary" else 41)
     draw = random_binary if kind == "binary" else random_numeric
-    checked = {"relative": 0, "sequential": 0, "sequential_relative": 0, "welch": 0}
+    checked = {"relative": 0, "sequential": 0, "sequential_relative": 0, "absolute": 0}
+    significant = dict.fromkeys(checked, 0)
     for _ in range(TABLES):
         treatment, control = draw(rng)
         alpha = float(rng.choice([0.01, 0.05, 0.1]))
@@ -62,22 +63,27 @@ def test_every_interval_agrees_with_the_p_value_of_its_scale(kind):
         seq = sequential_compare(treatment, control, kind, alpha)
         pairs = {
             "relative": (fixed.relative_ci, fixed.p_value_relative),
+            "absolute": (fixed.absolute_ci, fixed.p_value_absolute),
             "sequential": (seq.absolute_ci, seq.p_value_sequential),
             "sequential_relative": (seq.relative_ci, seq.p_value_sequential_relative),
         }
         if fixed.test == "welch-t":
-            pairs["welch"] = (fixed.absolute_ci, fixed.p_value)
+            assert fixed.p_value_absolute == pytest.approx(fixed.p_value, rel=1e-9, abs=1e-300)
+        if fixed.test == "fisher-exact":
+            assert math.isnan(fixed.p_value_absolute)
+            del pairs["absolute"]
         for name, (ci, p) in pairs.items():
             if math.isnan(p):
                 assert all(math.isnan(x) for x in ci) or fixed.status != "ok", (name, ci)
                 continue
             assert excludes_zero(ci) is bool(p < alpha), (name, treatment, control, ci, p)
             checked[name] += 1
+            significant[name] += bool(p < alpha)
         for ci in (fixed.relative_ci, seq.relative_ci):
             assert math.isnan(ci[0]) or ci[0] >= -1.0  # -1.0 only by rounding of exp
-    # the loop really met both outcomes on every scale, not only one
-    assert all(count > TABLES // 3 for name, count in checked.items()
-               if kind == "numeric" or name != "welch"), checked
+    # every scale was really checked on many tables (Fisher's small ones have no absolute pair)
+    assert min(checked.values()) > TABLES // 5, checked
+    assert all(50 < significant[k] < checked[k] - 50 for k in checked), significant  # both ways
 
 
 @pytest.mark.parametrize("basis", ["sequential", "fixed_horizon"])
