@@ -25,6 +25,9 @@ Rules, checked in this order (the first that applies decides the kind):
 7. ``needs_more_data``: otherwise, keep running for the days the power section says the planned
    effect needs.
 
+Once the experiment has ended (fixed-horizon headline) no day can be added: "keep running" becomes
+"keep the control script" and the sentence says it ended without the data to decide.
+
 Every "more days" is the power section's, which plans for the test that decides (the sequential
 one while running): the verdict and the page's power line quote one number, so the page never
 says the planned sample is reached while asking for more days. (A plan for the *observed* lift,
@@ -69,7 +72,8 @@ class VerdictInput:
 
     ``comparisons`` divides ``alpha`` for the significance threshold (see the module rules);
     ``planned_days`` the power section's days still needed for the ``planned_effect`` (relative
-    lift; 0 days: enough units already, None: unknown).
+    lift; 0 days: enough units already, None: unknown); ``ended``: the experiment stopped and
+    collects no more data.
     """
 
     arms: tuple[ArmFigures, ...]
@@ -81,6 +85,7 @@ class VerdictInput:
     planned_days: int | None = None
     planned_effect: float | None = None
     srm_mismatch: bool = False
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class Verdict:
     steps: tuple[NextStep, ...]
     srm_mismatch: bool = False
     planned_effect: float | None = None
+    ended: bool = False
 
 
 def figures_from_results(document: Mapping[str, Any]) -> VerdictInput:
@@ -125,6 +131,7 @@ def figures_from_results(document: Mapping[str, Any]) -> VerdictInput:
         planned_days=power["days_needed"],
         planned_effect=power["minimum_effect"],
         srm_mismatch=bool(document["srm"]["mismatch"]),
+        ended=document["decision_basis"] == "fixed_horizon",
     )
 
 
@@ -146,15 +153,15 @@ def decide(figures: VerdictInput) -> Verdict:
                         (NextStep("promote", leader.arm), *stops))
     candidates = [a for a in figures.arms if a not in losers]
     leader = _most_likely_best(candidates) if candidates else None
-    days = figures.planned_days
+    days = None if figures.ended else figures.planned_days
+    more = NextStep("keep_control") if figures.ended else NextStep("extend", None, days)
     if losers:
-        return _verdict(figures, "significant_loser", leader, days,
-                        (*stops, NextStep("extend", None, days)))
+        return _verdict(figures, "significant_loser", leader, days, (*stops, more))
     if leader is not None and (leader.probability_best or 0.0) >= LEADING_PROBABILITY:
-        return _verdict(figures, "leading", leader, days, (NextStep("extend", None, days),))
-    if days == 0:
+        return _verdict(figures, "leading", leader, days, (more,))
+    if figures.planned_days == 0:
         return _verdict(figures, "no_difference", leader, None, (NextStep("keep_control"),))
-    return _verdict(figures, "needs_more_data", leader, days, (NextStep("extend", None, days),))
+    return _verdict(figures, "needs_more_data", leader, days, (more,))
 
 
 def verdict_of_results(document: Mapping[str, Any]) -> Verdict:
@@ -206,6 +213,7 @@ _TEXTS: dict[Lang, dict[str, str]] = {
         "days_unknown": "尚无法估计还需运行几天",
         "days_now": "样本量已达计划，显著性随时可能出现",
         "days_planned": "约需再运行 {days} 天才能检出 {effect:+.0%} 的提升",
+        "ended": "实验已结束，数据不足以得出结论",
         "srm": "警告：各组流量比例与设定不符（SRM），结果可能有偏",
         "steps": "。建议：",
         "sep": "；",
@@ -229,6 +237,7 @@ _TEXTS: dict[Lang, dict[str, str]] = {
         "days_unknown": "cannot estimate the days still needed yet",
         "days_now": "the planned sample is reached; significance may come any day",
         "days_planned": "needs ~{days} more days to detect a {effect:+.0%} lift",
+        "ended": "the experiment ended without the data to decide",
         "srm": "warning: the traffic split does not match the weights (SRM), figures may be "
                "biased",
         "steps": ". Next: ",
@@ -259,7 +268,7 @@ def _verdict(figures: VerdictInput, kind: Kind, leader: ArmFigures | None, days:
     return Verdict(kind, leader.arm if leader else None,
                    leader.probability_best if leader else None,
                    leader.relative_lift if leader else None, days, steps, figures.srm_mismatch,
-                   figures.planned_effect)
+                   figures.planned_effect, figures.ended)
 
 
 def _significant(figures: VerdictInput) -> list[ArmFigures]:
@@ -286,6 +295,8 @@ def _most_likely_best(arms: Sequence[ArmFigures]) -> ArmFigures:
 
 
 def _planned_text(verdict: Verdict, texts: Mapping[str, str]) -> str:
+    if verdict.ended:
+        return texts["ended"]
     if verdict.days_needed is None or verdict.planned_effect is None:
         return texts["days_unknown"]
     if verdict.days_needed == 0:

@@ -66,7 +66,7 @@ from abtest.stats.power import (
     sample_size,
     sequential_sample_size,
 )
-from abtest.stats.reasons import problem
+from abtest.stats.reasons import Problem, problem
 from abtest.stats.sequential import (
     RELATIVE_SEQUENTIAL_TEST,
     TEST_NAME,
@@ -250,7 +250,8 @@ def power_report(config: AnalysisConfig, stats: MetricStats, days: Sequence[Grou
     (:func:`~abtest.stats.power.sequential_sample_size`, the fixed plan inflated by the ratio
     of the boundaries), once stopped the fixed-horizon test at ``alpha``. The baseline is the
     control arm's observed mean (and standard deviation for numeric metrics); daily traffic is
-    the mean number of units exposed per observed day.
+    the mean number of units exposed per observed day. A stopped experiment gets no more days:
+    ``days_needed`` is then None and the reason says how many units it fell short.
 
     References
     ----------
@@ -288,7 +289,16 @@ def power_report(config: AnalysisConfig, stats: MetricStats, days: Sequence[Grou
     duration = days_needed(
         plan.n_per_arm, daily, arms=len(arms), observed_per_arm=tuple(a.n for a in arms)
     )
+    if not sequential and duration.remaining_per_arm > 0:
+        return PowerReport(*base, None, mde, *_ended_short(duration), **extra)
     return PowerReport(*base, duration.days, mde, *_why(duration), **extra)
+
+
+def _ended_short(duration: DurationEstimate) -> Problem:
+    """Once stopped no day can be added: say how far the data fell short of the plan instead."""
+    remaining, n = duration.remaining_per_arm, duration.n_per_arm
+    text = f"the experiment ended {remaining} units per arm short of the {n} planned"
+    return problem("ok", "ended_short", text, remaining=remaining, n=n)
 
 
 def factorial_report(config: AnalysisConfig, stats: MetricStats) -> FactorialReport | None:

@@ -202,3 +202,23 @@ def test_an_arm_beating_a_control_without_conversions_is_a_winner() -> None:
     verdict = decide(_figures(better, arms=(control, better)))
     assert (verdict.kind, verdict.leader) == ("significant_winner", "b")
     assert verdict.steps[0] == NextStep("promote", "b")
+
+
+@pytest.mark.parametrize("arm", [_arm("b", 0.1, 0.2, 0.97), _arm("b", 0.01, 0.7, 0.6),
+                                 _arm("b", -0.2, 0.001, 0.01)])
+def test_an_ended_experiment_is_never_asked_to_keep_running(arm: ArmFigures) -> None:
+    """Stopped: no day can be added, so no days and no "keep running", in either language."""
+    verdict = decide(_figures(arm, planned_days=None, ended=True))
+    assert verdict.days_needed is None and verdict.steps[-1] == NextStep("keep_control")
+    assert all(step.action != "extend" for step in verdict.steps)
+    assert "the experiment ended without the data to decide" in render(verdict, "en")
+    assert "实验已结束" in render(verdict, "zh") and "继续运行" not in render(verdict, "zh")
+
+
+def test_a_stopped_document_reports_the_shortfall_not_days() -> None:
+    document = _document("fixed_horizon", (10, 10, 10))
+    power = document["power"]
+    assert power["days_needed"] is None and power["reason_code"] == "ended_short"
+    assert power["reason_params"]["remaining"] == power["n_per_arm"] - 2000
+    assert figures_from_results(document).ended
+    assert figures_from_results(_document("sequential", (10, 10, 10))).ended is False

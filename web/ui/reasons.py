@@ -47,6 +47,8 @@ MESSAGES: dict[str, str] = {
     "no_traffic": N_("No daily traffic reaches the experiment yet."),
     "days_needed": N_("Needs about %(days)s more days."),
     "days_needed_one": N_("Needs about one more day."),
+    "ended_short": N_("The experiment ended %(remaining)s shoppers per arm short of the "
+                      "%(n)s planned."),
     "no_cell_units": N_("No combination of variants has shoppers yet."),
     "empty_cells": N_("These combinations have no shoppers yet: %(cells)s"),
     "single_level_units": N_("These units have one variant in play, so there is no effect to "

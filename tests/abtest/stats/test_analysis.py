@@ -230,11 +230,14 @@ def test_power_plans_with_statsmodels_and_counts_days_from_daily_traffic(result,
         Group("2026-11-01", _stats({k: [x[:300] for x in v] for k, v in raw.items()})),
         Group("2026-11-02", _stats({k: [x[300:] for x in v] for k, v in raw.items()})),
     )
-    timed = analyze(_config(decision_basis="fixed_horizon"),
-                    AnalysisInput(_stats(raw), days=days)).power
+    timed = analyze(_config(), AnalysisInput(_stats(raw), days=days)).power
     assert timed.daily_units == 1200
-    assert timed.days_needed == math.ceil((n - 600) / (1200 / 4))
+    assert timed.days_needed == math.ceil((timed.n_per_arm - 600) / (1200 / 4))
     assert f"needs about {timed.days_needed} more days" == timed.reason
+    ended = analyze(_config(decision_basis="fixed_horizon"),
+                    AnalysisInput(_stats(raw), days=days)).power
+    assert ended.days_needed is None and ended.reason_code == "ended_short"
+    assert ended.reason_params == {"remaining": n - 600, "n": n}
 
 
 def test_segments_repeat_the_analysis_within_each_value(raw) -> None:

@@ -5,7 +5,7 @@ on SQLite and PostgreSQL, running (sequential headline) and stopped (fixed horiz
 row's interval excludes 0 exactly when its p-value is below alpha, a guardrail alert appears
 exactly for the rows that are significant on the harmful side and quotes their test and
 p-value, and the verdict asks for the same days as the power line (never "the planned sample is
-reached" beside more days).
+reached" beside more days; once stopped, no days at all).
 """
 from __future__ import annotations
 
@@ -119,7 +119,12 @@ def test_alerts_and_plans_say_what_the_tables_say(
     days = document["power"]["days_needed"]
     asked = {int(n) for n in re.findall(r"(\d+) more days?", english)}
     asked |= {int(n) for n in re.findall(r"keep running ~(\d+) days", english)}
-    if days:
+    if stop:  # an ended experiment gets no days, only how far it fell short of the plan
+        assert days is None and not asked and "keep running" not in english
+        short = document["power"]["reason_params"]["remaining"]
+        assert f"ended {short} shoppers per arm short" in english
+        assert "the experiment ended without the data to decide" in english
+    elif days:
         assert asked == {days}, (asked, days)
         assert "planned sample is reached" not in english
     else:
