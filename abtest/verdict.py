@@ -1,41 +1,47 @@
 """A marketer's verdict on an experiment, from the figures the analysis already computed.
 
-Nothing here re-tests anything: p-values, lifts and probabilities come from the results document
-(:func:`figures_from_results` reads the JSON of ``experiments.results.results_document``) or from
-a hand-built :class:`VerdictInput`. The only new number is the duration estimate, from
-:func:`abtest.stats.power.sample_size` and :func:`abtest.stats.power.days_needed`.
+Nothing here re-tests or re-plans anything: p-values, lifts, probabilities and the days still
+needed come from the results document (:func:`figures_from_results` reads the JSON of
+``experiments.results.results_document``) or from a hand-built :class:`VerdictInput`.
 
 Rules, checked in this order (the first that applies decides the kind):
 
 1. ``no_data``: no arm has units, or no arm has a probability to be best.
 2. Significance: an arm is significant when its headline p-value is below ``alpha /
-   comparisons``. While the experiment collects data the headline is the always-valid sequential
-   p-value, which the analysis does not adjust for several arms, so it is Bonferroni-corrected
-   over the treatment arms; once stopped it is the Holm-adjusted fixed-horizon p-value
-   (``comparisons = 1``). Better or worse reads the lift in the metric's direction.
+   comparisons``. From a results document that is the row's headline (the relative p-value
+   shown beside the relative interval) after the headline's own adjustment for several arms:
+   Bonferroni over the treatments for the always-valid p-value while the experiment collects
+   data, Holm once stopped (so ``comparisons = 1``). Better or worse reads the lift in the
+   metric's direction.
 3. ``significant_winner``: some arm is significantly better than control and harms no guardrail.
    The leader is the one most likely to be best; next steps: promote it, stop significant losers
    and guardrail-harming arms.
 4. ``significant_loser``: no winner, but some arm is significantly worse (or harms a guardrail):
    stop those, keep running the others.
 5. ``leading``: an arm (control included) is at least ``LEADING_PROBABILITY`` likely to be best:
-   keep running for the days the observed lift needs to become significant.
+   keep running for the days the power section plans.
 6. ``no_difference``: the power section says the planned effect is already detectable (no more
    days needed): there is no effect worth having, keep the control script.
 7. ``needs_more_data``: otherwise, keep running for the days the power section says the planned
    effect needs.
+
+Once the experiment has ended (fixed-horizon headline) no day can be added: "keep running" becomes
+"keep the control script" and the sentence says it ended without the data to decide.
+
+Every "more days" is the power section's, which plans for the test that decides (the sequential
+one while running): the verdict and the page's power line quote one number, so the page never
+says the planned sample is reached while asking for more days. (A plan for the *observed* lift,
+as before, said "planned sample reached" beside the power section's "426 more days".)
 
 A sample ratio mismatch adds a first step "check the traffic split": the figures may be biased.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from abtest.stats.power import days_needed, sample_size
 from abtest.stats.summary import MetricKind
 
 Kind = Literal["significant_winner", "significant_loser", "leading", "no_difference",
@@ -45,8 +51,6 @@ Lang = Literal["zh", "en"]
 
 #: Probability to be best from which an arm "leads".
 LEADING_PROBABILITY = 0.8
-#: Power planned for the "days to significance" estimate.
-PLANNED_POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,9 @@ class VerdictInput:
     """What the verdict needs: the primary metric's arms and the context to judge them.
 
     ``comparisons`` divides ``alpha`` for the significance threshold (see the module rules);
-    ``daily_units`` is the experiment's mean units per day; ``planned_days`` the power section's
-    days still needed for the ``planned_effect`` (relative lift; 0 days: enough units already,
-    None: unknown).
+    ``planned_days`` the power section's days still needed for the ``planned_effect`` (relative
+    lift; 0 days: enough units already, None: unknown); ``ended``: the experiment stopped and
+    collects no more data.
     """
 
     arms: tuple[ArmFigures, ...]
@@ -78,11 +82,10 @@ class VerdictInput:
     higher_is_better: bool = True
     alpha: float = 0.05
     comparisons: int = 1
-    daily_units: float = 0.0
-    control_std_dev: float | None = None
     planned_days: int | None = None
     planned_effect: float | None = None
     srm_mismatch: bool = False
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,8 @@ class NextStep:
 class Verdict:
     """The structured verdict; :func:`render` turns it into one sentence in zh or en.
 
-    ``days_needed`` counts to significance of the leader's observed lift, except for
-    ``needs_more_data`` where it counts to detecting ``planned_effect``.
+    ``days_needed`` is the power section's plan for detecting ``planned_effect`` with the
+    deciding test (0: the planned sample is reached; None: unknown or not asked).
     """
 
     kind: Kind
@@ -110,15 +113,14 @@ class Verdict:
     steps: tuple[NextStep, ...]
     srm_mismatch: bool = False
     planned_effect: float | None = None
+    ended: bool = False
 
 
 def figures_from_results(document: Mapping[str, Any]) -> VerdictInput:
     """The primary metric's figures of a results JSON document (as the results API returns)."""
     primary = document["metrics"][0]
-    sequential = document["decision_basis"] == "sequential"
     harmed = {c["arm"] for c in document["guardrails"]["checks"] if c["harmed"]}
-    arms = tuple(_arm_figures(arm, sequential, arm["arm"] in harmed) for arm in primary["arms"])
-    control = next((a for a in primary["arms"] if a["is_control"]), None)
+    arms = tuple(_arm_figures(arm, arm["arm"] in harmed) for arm in primary["arms"])
     power = document["power"]
     return VerdictInput(
         arms=arms,
@@ -126,12 +128,10 @@ def figures_from_results(document: Mapping[str, Any]) -> VerdictInput:
         kind=primary["kind"],
         higher_is_better=primary["higher_is_better"],
         alpha=document["alpha"],
-        comparisons=max(1, len(arms) - 1) if sequential else 1,
-        daily_units=power["daily_units"] or 0.0,
-        control_std_dev=control["std_dev"] if control else None,
         planned_days=power["days_needed"],
         planned_effect=power["minimum_effect"],
         srm_mismatch=bool(document["srm"]["mismatch"]),
+        ended=document["decision_basis"] == "fixed_horizon",
     )
 
 
@@ -153,17 +153,15 @@ def decide(figures: VerdictInput) -> Verdict:
                         (NextStep("promote", leader.arm), *stops))
     candidates = [a for a in figures.arms if a not in losers]
     leader = _most_likely_best(candidates) if candidates else None
+    days = None if figures.ended else figures.planned_days
+    more = NextStep("keep_control") if figures.ended else NextStep("extend", None, days)
     if losers:
-        days = _days_to_significance(figures, leader) if leader else None
-        return _verdict(figures, "significant_loser", leader, days,
-                        (*stops, NextStep("extend", None, days)))
+        return _verdict(figures, "significant_loser", leader, days, (*stops, more))
     if leader is not None and (leader.probability_best or 0.0) >= LEADING_PROBABILITY:
-        days = _days_to_significance(figures, leader)
-        return _verdict(figures, "leading", leader, days, (NextStep("extend", None, days),))
+        return _verdict(figures, "leading", leader, days, (more,))
     if figures.planned_days == 0:
         return _verdict(figures, "no_difference", leader, None, (NextStep("keep_control"),))
-    days = figures.planned_days
-    return _verdict(figures, "needs_more_data", leader, days, (NextStep("extend", None, days),))
+    return _verdict(figures, "needs_more_data", leader, days, (more,))
 
 
 def verdict_of_results(document: Mapping[str, Any]) -> Verdict:
@@ -187,9 +185,7 @@ def render(verdict: Verdict, lang: Lang = "zh", labels: Mapping[str, str] | None
         leader=name(verdict.leader), p=verdict.probability_best or 0.0, lift=verdict.lift or 0.0,
         losers=texts["and"].join(name(s.arm) for s in verdict.steps if s.action == "stop"),
     ))
-    if verdict.kind in ("leading", "significant_loser"):
-        parts.append(_days_text(verdict.days_needed, texts))
-    if verdict.kind == "needs_more_data":
+    if verdict.kind in ("leading", "significant_loser", "needs_more_data"):
         parts.append(_planned_text(verdict, texts))
     sentence = texts["sep"].join(parts)
     if verdict.steps:
@@ -214,10 +210,10 @@ _TEXTS: dict[Lang, dict[str, str]] = {
         "no_difference": "各组之间没有显著差异，样本量已足以发现计划的提升",
         "needs_more_data": "数据还不足以下结论",
         "no_data": "暂无数据：还没有顾客进入实验",
-        "days": "约需再运行 {days} 天才能达到显著",
         "days_unknown": "尚无法估计还需运行几天",
         "days_now": "样本量已达计划，显著性随时可能出现",
         "days_planned": "约需再运行 {days} 天才能检出 {effect:+.0%} 的提升",
+        "ended": "实验已结束，数据不足以得出结论",
         "srm": "警告：各组流量比例与设定不符（SRM），结果可能有偏",
         "steps": "。建议：",
         "sep": "；",
@@ -238,10 +234,10 @@ _TEXTS: dict[Lang, dict[str, str]] = {
                          "lift",
         "needs_more_data": "not enough data for a conclusion yet",
         "no_data": "no data: no shopper has entered the experiment yet",
-        "days": "needs ~{days} more days for significance",
         "days_unknown": "cannot estimate the days still needed yet",
         "days_now": "the planned sample is reached; significance may come any day",
         "days_planned": "needs ~{days} more days to detect a {effect:+.0%} lift",
+        "ended": "the experiment ended without the data to decide",
         "srm": "warning: the traffic split does not match the weights (SRM), figures may be "
                "biased",
         "steps": ". Next: ",
@@ -257,9 +253,10 @@ _TEXTS: dict[Lang, dict[str, str]] = {
 }
 
 
-def _arm_figures(arm: Mapping[str, Any], sequential: bool, harmed: bool) -> ArmFigures:
-    lift = arm["lift"]
-    p_value = arm["p_value_sequential"] if sequential else arm["p_value_holm"]
+def _arm_figures(arm: Mapping[str, Any], harmed: bool) -> ArmFigures:
+    """The row's headline p-value, already adjusted for the several arms."""
+    lift, headline = arm["lift"], arm["headline"]
+    p_value = headline["p_value_adjusted"] if headline else None
     return ArmFigures(arm["arm"], arm["units"], arm["mean"], lift["relative"] if lift else None,
                       p_value, arm["probability_best"], harmed)
 
@@ -271,7 +268,7 @@ def _verdict(figures: VerdictInput, kind: Kind, leader: ArmFigures | None, days:
     return Verdict(kind, leader.arm if leader else None,
                    leader.probability_best if leader else None,
                    leader.relative_lift if leader else None, days, steps, figures.srm_mismatch,
-                   figures.planned_effect)
+                   figures.planned_effect, figures.ended)
 
 
 def _significant(figures: VerdictInput) -> list[ArmFigures]:
@@ -297,38 +294,13 @@ def _most_likely_best(arms: Sequence[ArmFigures]) -> ArmFigures:
     return max(arms, key=lambda a: (a.probability_best or 0.0, a.units))
 
 
-def _days_to_significance(figures: VerdictInput, leader: ArmFigures) -> int | None:
-    """Days until the observed lift would be significant, planned at PLANNED_POWER.
-
-    The arm to plan for is the leader, or the most promising treatment when control leads.
-    A fixed-horizon plan at the Bonferroni level: the sequential headline may need a little
-    longer, so the text says "about".
-    """
-    treatments = [a for a in figures.arms if a.arm != figures.control]
-    arm = leader if leader.arm != figures.control else _most_likely_best(treatments)
-    control = _control(figures)
-    lift = arm.relative_lift
-    if lift is None or control.mean is None or not math.isfinite(lift) or lift == 0:
-        return None
-    plan = sample_size(figures.kind, control.mean, lift, sd=figures.control_std_dev,
-                       alpha=figures.alpha / figures.comparisons, power=PLANNED_POWER,
-                       arms=len(figures.arms))
-    if plan.n_per_arm is None:
-        return None
-    duration = days_needed(plan.n_per_arm, figures.daily_units, arms=len(figures.arms),
-                           observed_per_arm=(arm.units, control.units))
-    return duration.days
-
-
-def _days_text(days: int | None, texts: Mapping[str, str]) -> str:
-    if days is None:
-        return texts["days_unknown"]
-    return texts["days"].format(days=days) if days else texts["days_now"]
-
-
 def _planned_text(verdict: Verdict, texts: Mapping[str, str]) -> str:
+    if verdict.ended:
+        return texts["ended"]
     if verdict.days_needed is None or verdict.planned_effect is None:
         return texts["days_unknown"]
+    if verdict.days_needed == 0:
+        return texts["days_now"]
     return texts["days_planned"].format(days=verdict.days_needed, effect=verdict.planned_effect)
 
 

@@ -163,20 +163,20 @@ def mean_chart(document: Document, *, lang: Lang = "zh", metric: str | None = No
 def lift_chart(document: Document, *, lang: Lang = "zh", metric: str | None = None) -> bytes:
     """Relative lift of each treatment arm over control with the headline interval.
 
-    The interval is the sequential confidence sequence while the experiment collects data and
-    the fixed-horizon interval once it has stopped (the document's ``decision_basis``).
+    The interval is each row's ``headline`` one, as the table shows it: the sequential
+    confidence sequence while the experiment collects data and the fixed-horizon interval once
+    it has stopped (the document's ``decision_basis``).
     """
     lang = chart_lang(lang)
     found = _metric(document, metric)
     basis = document["decision_basis"]
-    key = "relative_ci_sequential" if basis == "sequential" else "relative_ci"
-    arms = [a for a in found["arms"] if a["lift"] and a["lift"]["relative"] is not None]
+    arms = [a for a in found["arms"] if a["headline"] and a["lift"]["relative"] is not None]
     title = LABELS[lang]["lift"].format(metric=metric_name(found["name"], lang),
                                         level=1 - document["alpha"], basis=LABELS[lang][basis])
 
     def draw(ax: Axes) -> None:
         lifts = [a["lift"]["relative"] for a in arms]
-        _interval_rows(ax, lifts, [a["lift"][key] for a in arms], _colors(document, arms))
+        _interval_rows(ax, lifts, [a["headline"]["ci"] for a in arms], _colors(document, arms))
         ax.axvline(0.0, color="0.4", linewidth=1)
         _arm_axis(ax, document, [a["arm"] for a in arms], lang)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))

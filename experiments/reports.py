@@ -107,7 +107,8 @@ class ArmRow:
     """One metric of one arm, with the headline interval and p-value of the document's basis.
 
     While an experiment collects data the headline is sequential (valid under peeking), once it
-    stopped the Holm-adjusted fixed-horizon figures (the same choice as :mod:`abtest.verdict`).
+    stopped fixed horizon; both are the relative lift's interval and the p-value of that scale
+    (the row's ``headline`` in the results document, as on the page).
     """
 
     metric: str
@@ -248,19 +249,18 @@ def arm_rows(document: Mapping[str, Any], labels: Mapping[str, str]) -> tuple[Ar
 def metric_rows(
     metric: Mapping[str, Any], basis: str, labels: Mapping[str, str]
 ) -> list[ArmRow]:
-    """The arms of one metric of a results document, headline figures per ``basis``."""
-    sequential = basis == "sequential"
-    interval = "relative_ci_sequential" if sequential else "relative_ci"
+    """The arms of one metric of a results document: each row's headline interval and p-value
+    (one scale, the relative lift's, for the document's ``basis``), as the page shows them."""
     rows = []
     for arm in metric["arms"]:
-        lift = arm["lift"]
-        low, high = lift[interval] if lift else (None, None)
+        lift, headline = arm["lift"], arm["headline"]
+        low, high = headline["ci"] if headline else (None, None)
         rows.append(ArmRow(
             metric=metric["name"], role=metric["role"], kind=metric["kind"], arm=arm["arm"],
             label=labels.get(arm["arm"], arm["arm"]), is_control=arm["is_control"],
             units=arm["units"], mean=arm["mean"], lift=lift["relative"] if lift else None,
             lift_low=low, lift_high=high,
-            p_value=arm["p_value_sequential"] if sequential else arm["p_value_holm"],
+            p_value=headline["p_value"] if headline else None,
             chance_to_beat_control=arm["chance_to_beat_control"],
             probability_best=arm["probability_best"],
         ))

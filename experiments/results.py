@@ -228,7 +228,10 @@ def _stratify(
     config: AnalysisConfig, periods: Sequence[MetricStats]
 ) -> tuple[MetricStats, StratifiedArms]:
     """Every metric post-stratified over ``periods``, and the primary metric's strata."""
-    strata = {m.name: post_stratify([p[m.name] for p in periods]) for m in config.metrics}
+    strata = {
+        m.name: post_stratify([p[m.name] for p in periods], binary=m.kind == "binary")
+        for m in config.metrics
+    }
     return {name: s.arms for name, s in strata.items()}, strata[config.metrics[0].name]
 
 

@@ -39,14 +39,15 @@ def _pct(value: float | None) -> str:
 
 
 def _arm_table(metric: dict[str, Any]) -> list[str]:
-    header = ("arm", "units", "mean", "lift (CI)", "p (seq)", "P(>ctrl)", "P(best)")
+    """Each arm's relative lift with its headline interval and the p-value of that scale."""
+    header = ("arm", "units", "mean", "lift (CI)", "p (rel)", "P(>ctrl)", "P(best)")
     rows = [header]
     for arm in metric["arms"]:
-        lift = arm["lift"]
-        ci = lift["relative_ci_sequential"] if lift else None
+        lift, headline = arm["lift"], arm["headline"]
+        ci = headline["ci"] if headline else None
         shown = (
             "control"
-            if lift is None
+            if lift is None or ci is None
             else (f"{_pct(lift['relative'])} [{_pct(ci[0])}, {_pct(ci[1])}]")
         )
         rows.append(
@@ -55,7 +56,7 @@ def _arm_table(metric: dict[str, Any]) -> list[str]:
                 str(arm["units"]),
                 _num(arm["mean"], 4),
                 shown,
-                _num(arm["p_value_sequential"]),
+                _num(headline["p_value"] if headline else None),
                 _num(arm["chance_to_beat_control"]),
                 _num(arm["probability_best"]),
             )

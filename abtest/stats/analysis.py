@@ -12,7 +12,12 @@ period), it calls the tested stats modules and assembles one frozen result:
 * Bayesian: :func:`abtest.stats.bayesian.bayesian_compare` with a fixed seed;
 * factorial: :func:`abtest.stats.factorial.factorial_analysis` of the primary metric;
 * health: :func:`abtest.stats.health.sample_ratio_mismatch` against the weights in force in each
-  allocation period, :func:`~abtest.stats.health.check_guardrail`, and the power helpers.
+  allocation period, guardrail alerts read from the guardrail metrics' result rows, and the
+  power helpers (planned for the test that decides).
+
+Every treatment row carries one :class:`~abtest.stats.analysis_types.Headline`: the relative
+lift's interval and the p-value of that same scale for the ``decision_basis``. The page, the
+report, the verdict and the guardrail alerts all read it, so none contradicts another.
 
 The database does the aggregation (DESIGN.md, "Analysis never loads raw rows"); nothing here
 sees a row. Every float that is undefined stays NaN in the dataclasses;
@@ -37,6 +42,7 @@ from abtest.stats.analysis_types import (
     Group,
     GuardrailCheck,
     GuardrailsReport,
+    Headline,
     Lift,
     MetricResult,
     MetricSpec,
@@ -48,9 +54,9 @@ from abtest.stats.analysis_types import (
 )
 from abtest.stats.bayesian import BayesianComparison, bayesian_compare
 from abtest.stats.factorial import FactorialResult, factorial_analysis
-from abtest.stats.frequentist import ComparisonResult, compare
-from abtest.stats.health import check_guardrail, sample_ratio_mismatch
-from abtest.stats.multiplicity import adjust_comparisons
+from abtest.stats.frequentist import RELATIVE_TEST, ComparisonResult, compare
+from abtest.stats.health import sample_ratio_mismatch
+from abtest.stats.multiplicity import adjust_comparisons, adjust_p_values
 from abtest.stats.omnibus import omnibus_test
 from abtest.stats.power import (
     DurationEstimate,
@@ -58,16 +64,22 @@ from abtest.stats.power import (
     days_needed,
     minimum_detectable_effect,
     sample_size,
+    sequential_sample_size,
 )
-from abtest.stats.reasons import problem
+from abtest.stats.reasons import Problem, problem
 from abtest.stats.sequential import (
+    RELATIVE_SEQUENTIAL_TEST,
     TEST_NAME,
     SequentialResult,
     sequential_compare,
+    sequential_rho,
 )
 from abtest.stats.summary import NAN, NAN_PAIR, SampleStats
 
 PowerOutcome = SampleSizePlan | DurationEstimate
+INFLATED = "; the fixed-horizon plan inflated by the ratio of the boundaries"
+#: A treatment's fixed comparison Holm- and BH-adjusted, and its Holm-adjusted relative p-value.
+Adjusted = tuple[ComparisonResult, ComparisonResult, float]
 
 _FIXED_TESTS = {
     "binary": "two-proportion z-test (pooled), Fisher's exact test when an expected count < 5",
@@ -110,6 +122,7 @@ def analyze(config: AnalysisConfig, data: AnalysisInput) -> AnalysisResult:
     _check_config(config, data.overall)
     units = _units(config, data.overall)
     empty = sum(units) == 0
+    metrics = analyze_metrics(config, data.overall)
     return AnalysisResult(
         status="no_data" if empty else "ok",
         reason="no units have been exposed yet" if empty else "",
@@ -119,9 +132,9 @@ def analyze(config: AnalysisConfig, data: AnalysisInput) -> AnalysisResult:
         control=config.arms[config.control],
         units=units,
         multiple_comparisons=_family(config),
-        metrics=analyze_metrics(config, data.overall),
+        metrics=metrics,
         srm=srm_report(config, units, data.periods),
-        guardrails=guardrails_report(config, data.overall),
+        guardrails=guardrails_report(config, metrics),
         power=power_report(config, data.overall, data.days),
         factorial=factorial_report(config, data.overall),
         segments=segments_report(config, data),
@@ -146,8 +159,10 @@ def analyze_metrics(config: AnalysisConfig, stats: MetricStats) -> tuple[MetricR
     flat = [result for m in config.metrics for result in fixed[m.name]]
     holm = iter(adjust_comparisons(flat, "holm"))
     bh = iter(adjust_comparisons(flat, "fdr_bh"))
+    holm_relative = iter(adjust_p_values([r.p_value_relative for r in flat], "holm"))
     return tuple(
-        _metric_result(config, m, stats[m.name], [(next(holm), next(bh)) for _ in fixed[m.name]])
+        _metric_result(config, m, stats[m.name],
+                       [(next(holm), next(bh), next(holm_relative)) for _ in fixed[m.name]])
         for m in config.metrics
     )
 
@@ -192,72 +207,98 @@ def srm_report(
     return SrmReport(method, len(live), **vars(result))
 
 
-def guardrails_report(config: AnalysisConfig, stats: MetricStats) -> GuardrailsReport:
-    """One-sided fixed-horizon test of every treatment arm on every guardrail metric."""
-    checks = []
-    for metric in (m for m in config.metrics if m.role == "guardrail"):
-        arms = stats[metric.name]
-        for i in _treatments(config):
-            result = check_guardrail(
-                arms[i], arms[config.control], metric.kind, metric.higher_is_better, config.alpha
-            )
-            checks.append(
-                GuardrailCheck(
-                    metric.name,
-                    config.arms[i],
-                    result.harmed,
-                    metric.higher_is_better,
-                    result.p_value,
-                    result.status,
-                    result.reason,
-                    result.reason_code,
-                    result.reason_params,
-                )
-            )
-    method = f"one-sided fixed-horizon test per arm (worse than control) at alpha = {config.alpha}"
+def guardrails_report(config: AnalysisConfig, metrics: Sequence[MetricResult]) -> GuardrailsReport:
+    """Every treatment arm on every guardrail metric, judged by its own results row.
+
+    An arm harms a guardrail when its row's :class:`Headline` is significant in the harmful
+    direction: the alert uses, and names, the very test and p-value shown beside it (not a
+    one-sided fixed test beside a two-sided sequential row, which flagged p = 0.419).
+    """
+    checks = [
+        _guardrail_check(metric, arm, arm.headline)
+        for metric in metrics
+        if metric.role == "guardrail"
+        for arm in metric.arms
+        if arm.headline is not None
+    ]
+    basis = "sequential" if config.decision_basis == "sequential" else "fixed-horizon"
+    method = (
+        f"the guardrail row's own two-sided {basis} test of the relative lift at alpha = "
+        f"{config.alpha}, significant in the harmful direction"
+    )
     return GuardrailsReport(method, any(c.harmed for c in checks), tuple(checks))
+
+
+def _guardrail_check(metric: MetricResult, arm: ArmResult, row: Headline) -> GuardrailCheck:
+    """Harmed when the row's interval lies wholly on the harmful side of 0 (then p < alpha)."""
+    harmed = row.ci[1] < 0 if metric.higher_is_better else row.ci[0] > 0
+    why = (arm.status, arm.reason, "", {})
+    if harmed:
+        direction = "lower" if metric.higher_is_better else "higher"
+        text = f"significantly {direction} than control ({row.test}, p = {row.p_value:.3g})"
+        why = problem(arm.status, f"guardrail_{direction}", text, test=row.basis,
+                      p_value=row.p_value)
+    return GuardrailCheck(metric.name, arm.arm, harmed, metric.higher_is_better, row.p_value,
+                          *why, test=row.test, ci=row.ci)
 
 
 def power_report(config: AnalysisConfig, stats: MetricStats, days: Sequence[Group]) -> PowerReport:
     """Units per arm needed for the planned lift on the primary metric, and days to get there.
 
-    The baseline is the control arm's observed mean (and standard deviation for numeric
-    metrics); daily traffic is the mean number of units exposed per observed day.
+    Planned for the test that decides: while collecting data the always-valid sequential test
+    at the verdict's Bonferroni level ``alpha / (k - 1)``
+    (:func:`~abtest.stats.power.sequential_sample_size`, the fixed plan inflated by the ratio
+    of the boundaries), once stopped the fixed-horizon test at ``alpha``. The baseline is the
+    control arm's observed mean (and standard deviation for numeric metrics); daily traffic is
+    the mean number of units exposed per observed day. A stopped experiment gets no more days:
+    ``days_needed`` is then None and the reason says how many units it fell short.
 
     References
     ----------
     .. [1] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences*, 2nd ed.
+    .. [2] Waudby-Smith, I. et al. (2023). arXiv:2103.06476v7, Theorem 2.2.
     """
     primary = config.metrics[0]
     arms = stats[primary.name]
     control = arms[config.control]
     sd = math.sqrt(control.variance) if primary.kind == "numeric" else None
-    plan = sample_size(
-        primary.kind,
-        control.mean,
-        config.minimum_effect,
-        sd=sd,
-        alpha=config.alpha,
-        power=config.power,
-        arms=len(arms),
-    )
+    sequential = config.decision_basis == "sequential"
+    level = config.alpha / max(1, len(arms) - 1) if sequential else config.alpha
+    common = {"sd": sd, "alpha": level, "power": config.power, "arms": len(arms)}
+    fixed = sample_size(primary.kind, control.mean, config.minimum_effect, **common)
+    plan = sequential_sample_size(
+        primary.kind, control.mean, config.minimum_effect,
+        rho=sequential_rho(config.alpha, config.tuning_parameter), **common,
+    ) if sequential else fixed
     have = min(arm.n for arm in arms)
     daily = _daily_units(config, days)
+    test = (f"two-sided {TEST_NAME} at alpha/{max(1, len(arms) - 1)} = {level:.4g}" if sequential
+            else f"two-sided fixed-horizon test at alpha = {level:.4g}")
     method = (
-        f"normal power, Cohen's {'h' if primary.kind == 'binary' else 'd'}, two-sided alpha = "
-        f"{config.alpha}, power = {config.power}, planned lift +{config.minimum_effect:.0%}; "
-        "days from the mean units per day so far"
+        f"normal power for the {test}, Cohen's {'h' if primary.kind == 'binary' else 'd'}, "
+        f"power = {config.power}, planned lift +{config.minimum_effect:.0%}"
+        f"{INFLATED if sequential else ''}; days from the mean units per day so far"
     )
     base = (method, primary.name, control.mean, config.minimum_effect, plan.n_per_arm, have, daily)
     mde = minimum_detectable_effect(
         primary.kind, control.mean, have, sd=sd, alpha=config.alpha, power=config.power
     )
+    extra = {"test": test, "n_per_arm_fixed": fixed.n_per_arm}
     if plan.n_per_arm is None:
-        return PowerReport(*base, None, mde, *_why(plan))
+        return PowerReport(*base, None, mde, *_why(plan), **extra)
     duration = days_needed(
         plan.n_per_arm, daily, arms=len(arms), observed_per_arm=tuple(a.n for a in arms)
     )
-    return PowerReport(*base, duration.days, mde, *_why(duration))
+    if not sequential and duration.remaining_per_arm > 0:
+        return PowerReport(*base, None, mde, *_ended_short(duration), **extra)
+    return PowerReport(*base, duration.days, mde, *_why(duration), **extra)
+
+
+def _ended_short(duration: DurationEstimate) -> Problem:
+    """Once stopped no day can be added: say how far the data fell short of the plan instead."""
+    remaining, n = duration.remaining_per_arm, duration.n_per_arm
+    text = f"the experiment ended {remaining} units per arm short of the {n} planned"
+    return problem("ok", "ended_short", text, remaining=remaining, n=n)
 
 
 def factorial_report(config: AnalysisConfig, stats: MetricStats) -> FactorialReport | None:
@@ -338,7 +379,7 @@ def _metric_result(
     config: AnalysisConfig,
     metric: MetricSpec,
     arms: Sequence[SampleStats],
-    adjusted: list[tuple[ComparisonResult, ComparisonResult]],
+    adjusted: list[Adjusted],
 ) -> MetricResult:
     bayes = bayesian_compare(
         _oriented(arms, metric),
@@ -391,7 +432,7 @@ def _arm_result(
     metric: MetricSpec,
     arms: Sequence[SampleStats],
     i: int,
-    adjusted: tuple[ComparisonResult, ComparisonResult] | None,
+    adjusted: Adjusted | None,
     bayes: BayesianComparison,
 ) -> ArmResult:
     arm = arms[i]
@@ -400,7 +441,7 @@ def _arm_result(
     if adjusted is None:
         nothing = (NAN, NAN, NAN, NAN, NAN)
         return ArmResult(*common, None, "none", *nothing, best, NAN, interval, "control", "")
-    holm, bh = adjusted
+    holm, bh, holm_relative = adjusted
     seq = sequential_compare(
         arm, arms[config.control], metric.kind, config.alpha, config.tuning_parameter
     )
@@ -417,8 +458,30 @@ def _arm_result(
         loss,
         interval,
         holm.status,
-        "; ".join(r for r in (holm.reason, seq.reason) if r),
+        "; ".join(dict.fromkeys(r for r in (holm.reason, seq.reason) if r)),
+        holm.p_value_relative,
+        seq.p_value_sequential_relative,
+        _headline(config, holm, seq, holm_relative),
+        holm.p_value_absolute,
     )
+
+
+def _headline(
+    config: AnalysisConfig, fixed: ComparisonResult, seq: SequentialResult, holm_relative: float
+) -> Headline:
+    """The row's relative p-value and interval for the decision basis, with the adjustment the
+    verdict applies: Bonferroni over the treatment arms for the always-valid p-value (the
+    sequence has no step-down), Holm over arms x metrics for the fixed-horizon one."""
+    if config.decision_basis == "sequential":
+        arms = len(config.arms) - 1
+        p, ci = seq.p_value_sequential_relative, seq.relative_ci
+        test, adjusted = RELATIVE_SEQUENTIAL_TEST, min(1.0, p * arms)
+        adjustment = f"Bonferroni over {arms} treatment arm(s)"
+    else:
+        p, ci, test = fixed.p_value_relative, fixed.relative_ci, RELATIVE_TEST[fixed.kind]
+        adjusted, adjustment = holm_relative, "Holm over arms x metrics"
+    return Headline(config.decision_basis, test, p, ci, bool(p < config.alpha), adjusted,
+                    adjustment)
 
 
 def _adjusted(result: ComparisonResult) -> float:

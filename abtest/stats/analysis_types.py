@@ -124,10 +124,36 @@ class Lift:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """What one results row shows: the relative lift's interval and the p-value of that scale.
+
+    Computed once for the document's ``decision_basis`` (the always-valid test of the log ratio
+    while collecting data, its fixed-horizon Wald test once stopped) and read by the page, the
+    report, the verdict and the guardrail alerts, so they cannot disagree. ``significant`` is
+    ``p_value < alpha``, which holds exactly when ``ci`` excludes 0; ``p_value_adjusted`` is
+    that p-value after ``adjustment`` for the several arms (what the verdict uses).
+    """
+
+    basis: DecisionBasis
+    test: str
+    p_value: float
+    ci: tuple[float, float]
+    significant: bool
+    p_value_adjusted: float
+    adjustment: str
+
+
+@dataclass(frozen=True)
 class ArmResult:
     """One arm on one metric; comparison fields are NaN (``null``) and ``lift`` None for control.
 
     ``p_value_holm`` / ``p_value_bh`` are adjusted over every (treatment arm, metric) pair.
+    Each interval of ``lift`` has the p-value of its own scale, so that "the interval excludes 0
+    exactly when p < alpha": ``p_value_sequential`` with ``absolute_ci_sequential``,
+    ``p_value_relative`` with ``relative_ci`` (the Wald test of the log ratio),
+    ``p_value_sequential_relative`` with ``relative_ci_sequential`` and ``p_value_absolute`` with
+    ``absolute_ci`` (NaN where that is Newcombe's small-count interval). ``p_value`` is the test
+    of the difference named by ``test``. ``headline`` is what the row shows.
     ``chance_to_beat_control``, ``probability_best`` and ``expected_loss`` read "better" in the
     metric's direction (lower is better when ``higher_is_better`` is false).
     """
@@ -149,6 +175,10 @@ class ArmResult:
     credible_interval: tuple[float, float]
     status: str
     reason: str
+    p_value_relative: float = math.nan
+    p_value_sequential_relative: float = math.nan
+    headline: Headline | None = None
+    p_value_absolute: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -184,7 +214,11 @@ class SrmReport:
 
 @dataclass(frozen=True)
 class GuardrailCheck:
-    """One treatment arm on one guardrail metric."""
+    """One treatment arm on one guardrail metric, judged by the test of its results row.
+
+    ``harmed`` is the row's :class:`Headline` significance in the harmful direction;
+    ``p_value``, ``ci`` and ``test`` are that row's, so an alert never contradicts its table.
+    """
 
     metric: str
     arm: str
@@ -195,6 +229,8 @@ class GuardrailCheck:
     reason: str
     reason_code: str = ""
     reason_params: Mapping[str, Any] = field(default_factory=dict)
+    test: str = ""
+    ci: tuple[float, float] = (math.nan, math.nan)
 
 
 @dataclass(frozen=True)
@@ -208,7 +244,12 @@ class GuardrailsReport:
 
 @dataclass(frozen=True)
 class PowerReport:
-    """Sample size for the planned lift on the primary metric and the days still needed."""
+    """Sample size for the planned lift on the primary metric and the days still needed.
+
+    ``test`` names the test the plan is for, the one that decides (``decision_basis``):
+    while collecting data ``n_per_arm`` is the sequential test's, ``n_per_arm_fixed`` the
+    fixed-horizon plan it inflates; once stopped both are the fixed-horizon plan.
+    """
 
     method: str
     metric: str
@@ -223,6 +264,8 @@ class PowerReport:
     reason: str
     reason_code: str = ""
     reason_params: Mapping[str, Any] = field(default_factory=dict)
+    test: str = ""
+    n_per_arm_fixed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,14 @@
 Every figure is computed from :class:`~abtest.stats.summary.SampleStats` (``n``, ``sum``,
 ``sum_squares``), never from raw rows (DESIGN.md). The tests themselves come from statsmodels and
 scipy; only the pieces they lack for summary statistics (the Welch–Satterthwaite degrees of freedom
-and the delta-method variance of the relative lift) are written here.
+and the delta-method variance of the log ratio behind the relative lift) are written here.
+
+Every interval comes with the p-value of the same scale, the test it inverts:
+``p_value_absolute`` pairs with ``absolute_ci`` and ``p_value_relative`` (the Wald test of the
+log ratio) with ``relative_ci``, so "the interval excludes 0 exactly when its p < alpha" holds by
+construction. ``p_value`` is the test named by ``test`` (pooled z, Fisher or Welch: the one the
+Holm/BH family adjusts); the pooled z-test's variance is not the interval's, so it may disagree
+with ``absolute_ci`` near alpha, and Fisher's test has no interval of its own.
 
 Degenerate data (an empty arm, zero variance, no conversions anywhere) never raises: the result
 carries a ``status`` other than ``"ok"``, a human-readable ``reason`` and NaN figures.
@@ -17,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
 from scipy.stats.contingency import expected_freq
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
@@ -27,6 +35,14 @@ Alternative = Literal["two-sided", "larger", "smaller"]
 #: Cochran's rule: the chi-square / z approximation needs every expected cell count >= 5.
 MIN_EXPECTED_COUNT = 5.0
 
+#: The relative row's fixed-horizon test (see :func:`log_ratio`), per metric kind.
+RELATIVE_TEST = {
+    "binary": "two-sided z-test of the log ratio (delta method, counts + 0.5)",
+    "numeric": "two-sided Welch t-test of the log ratio (delta method)",
+}
+#: Why a numeric metric's relative interval is missing (:func:`log_ratio`).
+NO_LOG_RATIO = "relative interval undefined: a mean is not positive"
+
 _SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}
 
 
@@ -35,13 +51,16 @@ class LiftEstimate:
     """Point estimates of the lift and the variances of those estimators.
 
     ``relative`` is ``treatment_mean / control_mean - 1``; it and its variance are NaN when the
-    control mean is 0.
+    control mean is 0. ``log_ratio`` estimates ``log(mean_t / mean_c)`` (NaN when a numeric
+    mean is not positive): relative intervals are built on it, so they never go below -100%.
     """
 
     absolute: float
     absolute_variance: float
     relative: float
     relative_variance: float
+    log_ratio: float = NAN
+    log_ratio_variance: float = NAN
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,8 @@ class ComparisonResult:
     reason: str
     p_value_adjusted: float | None = None
     adjustment: str | None = None
+    p_value_relative: float = NAN
+    p_value_absolute: float = NAN
 
     @property
     def significant(self) -> bool:
@@ -120,16 +141,54 @@ def estimate_lift(treatment: SampleStats, control: SampleStats, kind: MetricKind
 
     References
     ----------
+    The log ratio comes from :func:`log_ratio`.
+
+    References
+    ----------
     .. [1] Deng, A., Knoblich, U., Lu, J. (2018). "Applying the Delta Method in Metric
        Analytics: A Practical Guide with Novel Ideas". KDD 2018. arXiv:1803.06336.
     .. [2] GrowthBook gbstats, ``frequentist/tests.py`` (``TTest.variance``).
     """
     m_t, m_c = treatment.mean, control.mean
     v_t, v_c = _variance_of_mean(treatment, kind), _variance_of_mean(control, kind)
+    logs = log_ratio(treatment, control, kind)
     if m_c == 0:
-        return LiftEstimate(m_t - m_c, v_t + v_c, NAN, NAN)
+        return LiftEstimate(m_t - m_c, v_t + v_c, NAN, NAN, *logs)
     relative_variance = v_t / m_c**2 + m_t**2 * v_c / m_c**4
-    return LiftEstimate(m_t - m_c, v_t + v_c, m_t / m_c - 1.0, relative_variance)
+    return LiftEstimate(m_t - m_c, v_t + v_c, m_t / m_c - 1.0, relative_variance, *logs)
+
+
+def log_ratio(
+    treatment: SampleStats, control: SampleStats, kind: MetricKind
+) -> tuple[float, float]:
+    """``log(mean_t / mean_c)`` and its delta-method variance ``v_t/m_t^2 + v_c/m_c^2``.
+
+    Why the log: an interval ``exp(log ratio -/+ z se) - 1`` for the relative lift stays above
+    -100% (a rate cannot fall by more than all of it), which the ratio's own delta-method
+    interval does not (Kohavi, Tang & Xu 2020, ch. 18 "relative difference"; Deng et al. 2018,
+    section 3.3). For a binary metric 0.5 is added to every count and every arm size (the
+    "log-adjusted" interval of statsmodels, Gart & Nam 1988), so an arm without conversions
+    still has a finite log ratio and a positive variance ``1/x - 1/n`` per arm. For a numeric
+    metric both means must be positive, else both figures are NaN.
+
+    References
+    ----------
+    .. [1] Kohavi, R., Tang, D., Xu, Y. (2020). *Trustworthy Online Controlled Experiments*.
+       Cambridge University Press, ch. 18.
+    .. [2] Gart, J. J., Nam, J. (1988). "Approximate interval estimation of the ratio of binomial
+       parameters". Biometrics 44(2), 323-338; statsmodels ``confint_proportions_2indep``
+       (``compare="ratio", method="log-adjusted"``).
+    .. [3] Deng, A., Knoblich, U., Lu, J. (2018). KDD 2018, arXiv:1803.06336.
+    """
+    if kind == "binary":
+        (x_t, n_t), (x_c, n_c) = ((arm.sum + 0.5, arm.n + 0.5) for arm in (treatment, control))
+        variance = 1 / x_t - 1 / n_t + 1 / x_c - 1 / n_c
+        return math.log(x_t / n_t) - math.log(x_c / n_c), variance
+    m_t, m_c = treatment.mean, control.mean
+    if m_t <= 0 or m_c <= 0:
+        return NAN, NAN
+    variance = treatment.variance / treatment.n / m_t**2 + control.variance / control.n / m_c**2
+    return math.log(m_t / m_c), variance
 
 
 def compare(
@@ -144,9 +203,13 @@ def compare(
     Binary metrics use the pooled two-proportion z-test, or Fisher's exact test when any expected
     cell of the 2x2 table is below 5 (Cochran's rule). Numeric metrics use Welch's t-test. The
     absolute-lift CI is the unpooled Wald interval (binary, normal quantile) or Welch's interval
-    (numeric, t quantile with Welch–Satterthwaite df); the relative-lift CI uses the delta-method
-    standard error of :func:`estimate_lift` with the same quantile. Where Fisher's test is used
-    the counts are too small for either: score intervals instead (:func:`_small_count_intervals`).
+    (numeric, t quantile with Welch–Satterthwaite df). Where Fisher's test is used the counts
+    are too small for it: Newcombe's score interval instead (:func:`_small_count_interval`).
+    The relative-lift CI is ``exp(log ratio -/+ q se) - 1`` with the log ratio of
+    :func:`log_ratio` and the same quantile ``q``; ``p_value_relative`` is the Wald test of that
+    log ratio with the same quantile distribution, so the two agree about significance;
+    ``p_value_absolute`` likewise inverts the Wald or Welch ``absolute_ci`` (NaN beside
+    Newcombe's interval, which inverts no single test).
 
     Parameters
     ----------
@@ -177,19 +240,18 @@ def compare(
         return _degenerate_comparison(treatment, control, kind, alpha, alternative, *problem)
     if kind == "binary":
         test, statistic, p_value = _binary_test(treatment, control, alternative)
-        quantile = sps.norm.ppf(_confidence_quantile(alpha, alternative))
+        df = None
     else:
         test, statistic, p_value = _welch_test(treatment, control, alternative)
         df = welch_satterthwaite_df(treatment, control)
-        quantile = sps.t.ppf(_confidence_quantile(alpha, alternative), df)
+    quantile = _quantile(_confidence_quantile(alpha, alternative), df)
     lift = estimate_lift(treatment, control, kind)
     if test == "fisher-exact":
-        absolute_ci, relative_ci = _small_count_intervals(treatment, control, alpha, alternative)
-        if math.isnan(lift.relative):
-            relative_ci = NAN_PAIR
+        absolute_ci = _small_count_interval(treatment, control, alpha, alternative)
     else:
         absolute_ci = _interval(lift.absolute, lift.absolute_variance, quantile, alternative)
-        relative_ci = _interval(lift.relative, lift.relative_variance, quantile, alternative)
+    log_ci = (_interval(lift.log_ratio, lift.log_ratio_variance, quantile, alternative)
+              if math.isfinite(lift.log_ratio) else NAN_PAIR)
     return ComparisonResult(
         kind=kind,
         test=test,
@@ -198,12 +260,46 @@ def compare(
         absolute_lift=lift.absolute,
         absolute_ci=absolute_ci,
         relative_lift=lift.relative,
-        relative_ci=relative_ci,
+        relative_ci=relative_interval(log_ci),
         alpha=alpha,
         alternative=alternative,
         status="ok",
         reason=_ok_reason(test, lift),
+        p_value_relative=wald_p_value(lift.log_ratio, lift.log_ratio_variance, df, alternative),
+        p_value_absolute=NAN if test == "fisher-exact" else wald_p_value(
+            lift.absolute, lift.absolute_variance, df, alternative),
     )
+
+
+def relative_interval(log_bounds: tuple[float, float]) -> tuple[float, float]:
+    """Bounds on ``log(mean_t / mean_c)`` as bounds on the relative lift: always above -100%."""
+    return (math.expm1(log_bounds[0]), math.expm1(log_bounds[1]))
+
+
+def wald_p_value(
+    estimate: float, variance: float, df: float | None = None,
+    alternative: Alternative = "two-sided",
+) -> float:
+    """P-value of ``estimate / sqrt(variance)`` against the normal (``df`` None) or Student's t
+    with ``df`` degrees of freedom: the test that :func:`_interval` with the same quantile
+    inverts. NaN when undefined."""
+    if not (math.isfinite(estimate) and math.isfinite(variance) and variance > 0):
+        return NAN
+    z = estimate / math.sqrt(variance)
+    if alternative == "larger":
+        return _upper_tail(z, df)
+    if alternative == "smaller":
+        return _upper_tail(-z, df)
+    return 2 * _upper_tail(abs(z), df)
+
+
+def _quantile(q: float, df: float | None) -> float:
+    """Normal or t quantile via scipy.special (a frozen scipy distribution costs ~0.5 ms)."""
+    return float(ndtri(q) if df is None else stdtrit(df, q))
+
+
+def _upper_tail(z: float, df: float | None) -> float:
+    return float(ndtr(-z) if df is None else stdtr(df, -z))
 
 
 def welch_satterthwaite_df(treatment: SampleStats, control: SampleStats) -> float:
@@ -247,13 +343,13 @@ def _interval(
     return _open_side((estimate - half, estimate + half), alternative)
 
 
-def _small_count_intervals(
+def _small_count_interval(
     treatment: SampleStats, control: SampleStats, alpha: float, alternative: Alternative
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Absolute and relative lift CIs that stay honest at small counts (where Fisher is used):
-    Newcombe's hybrid score interval for the difference and the log-adjusted interval for the
-    ratio (minus 1), via statsmodels. The Wald interval collapses to a point when an arm is all
-    0s or all 1s (1 of 1 vs 0 of 2 gave [1, 1]). One-sided: the bound of the 2-alpha interval.
+) -> tuple[float, float]:
+    """Absolute lift CI that stays honest at small counts (where Fisher is used): Newcombe's
+    hybrid score interval for the difference, via statsmodels. The Wald interval collapses to a
+    point when an arm is all 0s or all 1s (1 of 1 vs 0 of 2 gave [1, 1]). One-sided: the bound
+    of the 2-alpha interval.
 
     References
     ----------
@@ -265,10 +361,7 @@ def _small_count_intervals(
     counts = (treatment.sum, treatment.n, control.sum, control.n)
     low, high = confint_proportions_2indep(*counts, method="newcomb", compare="diff",
                                            alpha=level)
-    ratio_low, ratio_high = confint_proportions_2indep(*counts, method="log-adjusted",
-                                                       compare="ratio", alpha=level)
-    return (_open_side((low, high), alternative),
-            _open_side((ratio_low - 1, ratio_high - 1), alternative))
+    return _open_side((low, high), alternative)
 
 
 def _open_side(bounds: tuple[float, float], alternative: Alternative) -> tuple[float, float]:
@@ -317,10 +410,12 @@ def _ok_reason(test: str, lift: LiftEstimate) -> str:
     if test == "fisher-exact":
         notes.append(
             "an expected cell count is below 5, so Fisher's exact test was used, with "
-            "Newcombe's score interval for the lift"
+            "Newcombe's score interval for the absolute lift"
         )
     if math.isnan(lift.relative):
         notes.append("relative lift undefined: the control mean is 0")
+    elif math.isnan(lift.log_ratio):
+        notes.append(NO_LOG_RATIO)
     return "; ".join(notes)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scipy.optimize import brentq
@@ -20,6 +20,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from abtest.stats.frequentist import Alternative
 from abtest.stats.reasons import Problem, problem
+from abtest.stats.sequential import sequential_boundary
 from abtest.stats.summary import NAN, MetricKind
 
 _POWER = NormalIndPower()
@@ -126,6 +127,53 @@ def sample_size(
     return SampleSizePlan(*plan, es, alpha, power, arms, n_per_arm, arms * n_per_arm, "ok", "")
 
 
+def sequential_sample_size(
+    kind: MetricKind,
+    baseline_mean: float,
+    minimum_effect: float,
+    *,
+    rho: float,
+    sd: float | None = None,
+    relative: bool = True,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    arms: int = 2,
+) -> SampleSizePlan:
+    """Per-arm sample size for the two-sided asymptotic confidence sequence to exclude 0.
+
+    The sequence at ``N = 2 n`` units is ``estimate -/+ c(N) se`` with the boundary
+    ``c(N) = sqrt((N rho^2 + 1) / (N rho^2) * 2 log(sqrt(N rho^2 + 1) / alpha))``
+    (:func:`abtest.stats.sequential.sequential_boundary`), wider
+    than the fixed-horizon ``z_{1-alpha/2}``. Replacing ``z_{1-alpha/2}`` by ``c(2n)`` in the
+    normal power equation of :func:`sample_size` and solving for ``n`` (Brent) inflates the
+    fixed-horizon plan by the ratio of the two boundaries: the power is that of the last look
+    at ``n``, a lower bound on rejecting at some look up to ``n``. Why: a plan made for the
+    fixed test under-promises the days the sequential headline needs (about half its power at
+    the fixed plan's size).
+
+    References
+    ----------
+    .. [1] Waudby-Smith, I. et al. (2023). arXiv:2103.06476v7, Theorem 2.2 (the boundary).
+    .. [2] Cohen, J. (1988), the normal power equation; Brent (1973), scipy ``brentq``.
+    """
+    fixed = sample_size(kind, baseline_mean, minimum_effect, sd=sd, relative=relative,
+                        alpha=alpha, power=power, arms=arms)
+    if fixed.n_per_arm is None:
+        return fixed
+    es = abs(fixed.effect_size)
+
+    def shortfall(n: float) -> float:
+        shift, boundary = es * math.sqrt(n / 2), sequential_boundary(2 * n, alpha, rho)
+        return norm.cdf(shift - boundary) + norm.cdf(-shift - boundary) - power
+
+    upper = float(fixed.n_per_arm)
+    while shortfall(upper) < 0:
+        upper *= 2
+    n_per_arm = math.ceil(brentq(shortfall, upper / 2 if upper > fixed.n_per_arm else 1.0,
+                                 upper, xtol=1e-6))
+    return replace(fixed, n_per_arm=n_per_arm, total_n=arms * n_per_arm)
+
+
 def achieved_power(
     kind: MetricKind,
     baseline_mean: float,
@@ -167,7 +215,8 @@ def minimum_detectable_effect(
     ``solve_power`` uses ``fsolve`` for the effect size, which loses precision at large ``n``
     and fails at ``n = 1``. The effect is mapped back through the inverse of Cohen's h,
     ``p_t = sin(arcsin(sqrt(p_c)) + h/2)^2``, or ``d * sd``. Returns NaN when the lift would
-    push a conversion rate past 100% or the inputs are degenerate.
+    push a conversion rate past 100%, a relative lift has a baseline of 0, or the inputs are
+    degenerate.
 
     References
     ----------
@@ -175,6 +224,8 @@ def minimum_detectable_effect(
     .. [2] Brent, R. P. (1973). Algorithms for Minimization without Derivatives; scipy ``brentq``.
     """
     if n_per_arm <= 0 or _metric_problem(kind, baseline_mean, sd) is not None:
+        return NAN
+    if relative and baseline_mean == 0:  # no lift is relative to nothing
         return NAN
     h = _standardised_mde(n_per_arm, alpha, power, _larger(alternative))
     if kind == "binary":

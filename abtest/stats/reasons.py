@@ -17,7 +17,7 @@ CODES = frozenset({
     "srm_weight_zero", "srm_mismatch", "srm_no_units", "srm_single_arm",
     "guardrail_lower", "guardrail_higher",
     "baseline_rate_out_of_range", "sd_not_positive", "target_rate_out_of_range", "zero_effect",
-    "enough_units", "no_traffic", "days_needed",
+    "enough_units", "no_traffic", "days_needed", "ended_short",
     "no_cell_units", "empty_cells", "single_level_units", "same_outcome", "not_identifiable",
     "not_converged", "perfect_separation", "too_few_units", "exact_fit", "no_unit_varies",
 })

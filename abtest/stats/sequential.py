@@ -8,6 +8,10 @@ exactly as GrowthBook's gbstats ``SequentialTwoSidedTTest`` does: the "sample si
 number of units in both arms, ``n = n_t + n_c``, and the per-unit variance is ``n`` times the
 variance of the lift estimator from :func:`abtest.stats.frequentist.estimate_lift`.
 
+Each scale has its own always-valid p-value, the inversion of the sequence beside it: the
+absolute sequence with ``p_value_sequential``, the relative one (a sequence on the log ratio,
+mapped to the relative lift, so it never goes below -100%) with ``p_value_sequential_relative``.
+
 Neither scipy nor statsmodels implements confidence sequences, hence the closed forms below.
 """
 
@@ -16,21 +20,31 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from abtest.stats.frequentist import diagnose, estimate_lift
-from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats
+from abtest.stats.frequentist import (
+    NO_LOG_RATIO,
+    LiftEstimate,
+    diagnose,
+    estimate_lift,
+    relative_interval,
+)
+from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, binary_unit_variance
 
 #: GrowthBook's default tuning parameter: the CS is tightest near this many total units.
 DEFAULT_TUNING_PARAMETER = 5000.0
 TEST_NAME = "asymptotic confidence sequence (Waudby-Smith et al. 2023)"
+#: The relative row's sequential test: the same sequence on the log ratio.
+RELATIVE_SEQUENTIAL_TEST = f"two-sided {TEST_NAME} of the log ratio"
 
 
 @dataclass(frozen=True)
 class SequentialResult:
     """Always-valid inference on treatment versus control at the current look.
 
-    ``p_value_sequential`` is the always-valid p-value for "no absolute difference";
-    ``absolute_ci`` and ``relative_ci`` are the current intervals of the ``1 - alpha`` confidence
-    sequences. ``n`` is the total units in both arms; ``rho`` the normal-mixture parameter.
+    ``p_value_sequential`` is the always-valid p-value for "no absolute difference",
+    ``p_value_sequential_relative`` the one for "log ratio 0"; ``absolute_ci`` and
+    ``relative_ci`` are the current intervals of the ``1 - alpha`` confidence sequences, each
+    excluding 0 exactly when its own p-value is below ``alpha``. ``n`` is the total units in
+    both arms; ``rho`` the normal-mixture parameter.
     """
 
     kind: MetricKind
@@ -46,6 +60,7 @@ class SequentialResult:
     n: int
     status: str
     reason: str
+    p_value_sequential_relative: float = NAN
 
     @property
     def significant(self) -> bool:
@@ -88,10 +103,15 @@ def confidence_sequence_halfwidth(
        asymptotic confidence sequence).
     .. [2] GrowthBook gbstats ``sequential_interval_halfwidth``.
     """
-    s2 = n * estimator_variance
+    return math.sqrt(estimator_variance) * sequential_boundary(n, alpha, rho)
+
+
+def sequential_boundary(n: float, alpha: float, rho: float) -> float:
+    """The sequence's half-width in standard errors of the estimate at ``n`` units:
+    ``sqrt(2 (n rho^2 + 1) / (n rho^2) * log(sqrt(n rho^2 + 1) / alpha))`` (always above the
+    fixed-horizon ``z_{1-alpha/2}``; the power plan of the sequential test uses it)."""
     nr2 = n * rho**2
-    radicand = 2 * (nr2 + 1) / (n * rho) ** 2 * math.log(math.sqrt(nr2 + 1) / alpha)
-    return math.sqrt(s2) * math.sqrt(radicand)
+    return math.sqrt(2 * (nr2 + 1) / nr2 * math.log(math.sqrt(nr2 + 1) / alpha))
 
 
 def always_valid_p_value(estimate: float, estimator_variance: float, n: int, rho: float) -> float:
@@ -110,14 +130,6 @@ def always_valid_p_value(estimate: float, estimator_variance: float, n: int, rho
     nr2p1 = n * rho**2 + 1
     log_p = 0.5 * math.log(nr2p1) - rho**2 * n * estimate**2 / (2 * estimator_variance * nr2p1)
     return min(1.0, math.exp(log_p))
-
-
-#: 1 of 1 converted against 0 of 2: the plug-in variance of the lift is 0, which says the sample
-#: is too small to estimate it, not that the lift is certain (gbstats refuses it likewise).
-ZERO_LIFT_VARIANCE = (
-    "zero_variance",
-    "every unit in each arm has the same outcome: the lift's variance cannot be estimated yet",
-)
 
 
 def sequential_compare(
@@ -150,10 +162,7 @@ def sequential_compare(
     rho = sequential_rho(alpha, tuning_parameter)
     n = treatment.n + control.n
     problem = diagnose(treatment, control, kind)
-    lift = estimate_lift(treatment, control, kind) if problem is None else None
-    if lift is not None and lift.absolute_variance == 0:
-        problem, lift = ZERO_LIFT_VARIANCE, None
-    if lift is None:
+    if problem is not None:
         return SequentialResult(
             kind,
             "none",
@@ -166,26 +175,50 @@ def sequential_compare(
             tuning_parameter,
             rho,
             n,
-            *(problem or ZERO_LIFT_VARIANCE),
+            *problem,
         )
-    relative_ok = math.isfinite(lift.relative)
+    lift = estimate_lift(treatment, control, kind)
+    variance = absolute_variance(treatment, control, kind, lift.absolute_variance)
+    logs_ok = math.isfinite(lift.log_ratio)
     return SequentialResult(
         kind=kind,
         test=TEST_NAME,
-        p_value_sequential=always_valid_p_value(lift.absolute, lift.absolute_variance, n, rho),
+        p_value_sequential=always_valid_p_value(lift.absolute, variance, n, rho),
         absolute_lift=lift.absolute,
-        absolute_ci=_sequence(lift.absolute, lift.absolute_variance, n, alpha, rho),
+        absolute_ci=_sequence(lift.absolute, variance, n, alpha, rho),
         relative_lift=lift.relative,
-        relative_ci=_sequence(lift.relative, lift.relative_variance, n, alpha, rho)
-        if relative_ok
-        else NAN_PAIR,
+        relative_ci=relative_interval(_sequence(lift.log_ratio, lift.log_ratio_variance, n,
+                                                alpha, rho)) if logs_ok else NAN_PAIR,
         alpha=alpha,
         tuning_parameter=tuning_parameter,
         rho=rho,
         n=n,
         status="ok",
-        reason="" if relative_ok else "relative lift undefined: the control mean is 0",
+        reason=_reason(lift),
+        p_value_sequential_relative=always_valid_p_value(
+            lift.log_ratio, lift.log_ratio_variance, n, rho) if logs_ok else NAN,
     )
+
+
+def absolute_variance(
+    treatment: SampleStats, control: SampleStats, kind: MetricKind, unpooled: float
+) -> float:
+    """Variance of the absolute lift for the sequence: the ``unpooled`` Wald variance of
+    :func:`estimate_lift`, except that a binary arm whose units all failed (or all converted)
+    keeps a positive variance (:func:`~abtest.stats.summary.binary_unit_variance`).
+
+    Why: such an arm has Wald variance ``p(1 - p)/n = 0``; with both arms so (1 of 1 against 0
+    of 2) the sequence collapsed to a point.
+    """
+    if kind != "binary":
+        return unpooled
+    return sum(binary_unit_variance(arm) / arm.n for arm in (treatment, control))
+
+
+def _reason(lift: LiftEstimate) -> str:
+    if math.isnan(lift.relative):
+        return "relative lift undefined: the control mean is 0"
+    return "" if math.isfinite(lift.log_ratio) else NO_LOG_RATIO
 
 
 def _sequence(

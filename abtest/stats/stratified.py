@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from abtest.stats.summary import SampleStats
+from abtest.stats.summary import SampleStats, binary_unit_variance
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ class StratifiedArms:
     units_left_out: int
 
 
-def post_stratify(periods: Sequence[Sequence[SampleStats]]) -> StratifiedArms:
+def post_stratify(
+    periods: Sequence[Sequence[SampleStats]], *, binary: bool = False
+) -> StratifiedArms:
     """Post-stratified arm means over allocation periods (one row of arms per period).
 
     Periods where some arm has fewer than 2 units (no variance estimate) are left out and
@@ -53,6 +55,10 @@ def post_stratify(periods: Sequence[Sequence[SampleStats]]) -> StratifiedArms:
     ----------
     periods : sequence of sequence of SampleStats
         ``periods[t][i]``: arm ``i`` in allocation period ``t``.
+    binary : bool
+        0/1 values: a period where an arm's units all had the same outcome (no conversion
+        yet) contributes :func:`~abtest.stats.summary.binary_unit_variance`, not 0, so an arm
+        without conversions is not reported as certain.
 
     References
     ----------
@@ -68,15 +74,24 @@ def post_stratify(periods: Sequence[Sequence[SampleStats]]) -> StratifiedArms:
         return StratifiedArms((SampleStats(0, 0.0, 0.0),) * k, 0, left_out)
     sizes = [sum(arm.n for arm in p) for p in used]
     shares = [size / sum(sizes) for size in sizes]
-    arms = tuple(_arm([p[i] for p in used], shares) for i in range(k))
+    arms = tuple(_arm([p[i] for p in used], shares, binary) for i in range(k))
     return StratifiedArms(arms, len(used), left_out)
 
 
-def _arm(strata: Sequence[SampleStats], shares: Sequence[float]) -> SampleStats:
+def _arm(strata: Sequence[SampleStats], shares: Sequence[float], binary: bool) -> SampleStats:
     """The moment-matched SampleStats of one arm's stratified mean and variance."""
     n = sum(s.n for s in strata)
     mean = sum(w * s.mean for w, s in zip(shares, strata, strict=True))
-    variance_of_mean = sum(w * w * s.variance / s.n for w, s in zip(shares, strata, strict=True))
+    variances = [_floored(s) if binary else s.variance for s in strata]
+    variance_of_mean = sum(w * w * v / s.n for w, v, s in zip(shares, variances, strata,
+                                                                 strict=True))
     unit_variance = variance_of_mean * n
     total = mean * n
     return SampleStats(n, total, unit_variance * (n - 1) + total * total / n)
+
+
+def _floored(stratum: SampleStats) -> float:
+    """The unbiased variance of a 0/1 stratum, or the floor when all its outcomes are equal."""
+    if stratum.sum in (0, stratum.n):
+        return binary_unit_variance(stratum)
+    return stratum.variance

@@ -58,3 +58,23 @@ class SampleStats:
         return SampleStats(
             self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares
         )
+
+
+def binary_unit_variance(arm: SampleStats) -> float:
+    """Per-unit variance ``p(1 - p)`` of a 0/1 sample, with ``p = (x + 0.5) / (n + 1)`` when
+    every unit had the same outcome (``x`` is 0 or ``n``).
+
+    Why: such a sample's plug-in variance is 0, which claims certainty exactly where counts are
+    smallest (an arm without conversions at a 0.1% base rate); half a pseudo success keeps it
+    positive and leaves every other sample as it is.
+
+    References
+    ----------
+    .. [1] Anscombe, F. J. (1956). "On estimating binomial response relations". Biometrika
+       43(3/4), 461-464 (adding 1/2 to binomial counts).
+    .. [2] Agresti, A., Caffo, B. (2000). "Simple and effective confidence intervals for
+       proportions and differences of proportions result from adding two successes and two
+       failures". The American Statistician 54(4), 280-288.
+    """
+    p = (arm.sum + 0.5) / (arm.n + 1) if arm.sum in (0, arm.n) else arm.mean
+    return p * (1 - p)

@@ -92,3 +92,18 @@ def test_post_stratification_is_unbiased_in_simulation():
     se = np.std(stratified) / np.sqrt(500)
     assert abs(np.mean(stratified) - 0.01) < 4 * se
     assert np.mean(pooled) - 0.01 > 0.05
+
+
+def test_a_binary_period_without_conversions_keeps_a_positive_variance():
+    """Anscombe's half pseudo success: (0 + 0.5)/(n + 1) in a period where nobody converted."""
+    periods = [[SampleStats.binary(400, 0), SampleStats.binary(400, 3)],
+               [SampleStats.binary(600, 0), SampleStats.binary(600, 5)]]
+    numeric = post_stratify(periods).arms[0]
+    binary = post_stratify(periods, binary=True).arms[0]
+    shares = (0.4, 0.6)
+    expected = sum(w * w * (0.5 / (n + 1)) * (1 - 0.5 / (n + 1)) / n
+                   for w, n in zip(shares, (400, 600), strict=True))
+    assert numeric.variance == 0 and numeric.mean == binary.mean == 0
+    assert binary.variance / binary.n == pytest.approx(expected, rel=1e-12)
+    other = post_stratify(periods, binary=True).arms[1]
+    assert other.variance == pytest.approx(post_stratify(periods).arms[1].variance, rel=1e-12)

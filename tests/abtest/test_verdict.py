@@ -1,13 +1,10 @@
-"""abtest.verdict: every kind on crafted figures, the significance threshold, the days estimate
-against statsmodels directly, reading a results document, and the zh/en sentences."""
+"""abtest.verdict: every kind on crafted figures, the significance threshold, the days quoted
+from the power section, reading a results document, and the zh/en sentences."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_effectsize
+from statsmodels.stats.multitest import multipletests
 
 from abtest.stats.analysis import analyze
 from abtest.stats.analysis_types import AnalysisConfig, AnalysisInput, MetricSpec, as_json
@@ -33,7 +30,7 @@ def _arm(name: str, lift: float, p: float, best: float, *, units: int = 1000,
 
 def _figures(*arms: ArmFigures, **changes: object) -> VerdictInput:
     base = {"arms": (CONTROL, *arms), "control": "a=off", "kind": "binary",
-            "daily_units": 300.0, "planned_days": 20, "planned_effect": 0.05}
+            "planned_days": 20, "planned_effect": 0.05}
     return VerdictInput(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -91,32 +88,38 @@ def test_sequential_threshold_is_bonferroni_over_the_treatments() -> None:
     assert decide(_figures(*arms, comparisons=3)).kind == "leading"  # 0.03 > 0.05 / 3
 
 
-def test_leading_needs_the_days_statsmodels_plans_for_its_lift() -> None:
-    leader = _arm("b", 0.1, 0.2, 0.97, units=1000)
-    verdict = decide(_figures(leader, daily_units=400.0))
-    n = math.ceil(NormalIndPower().solve_power(
-        proportion_effectsize(0.11, 0.10), alpha=0.05, power=0.8))
-    expected = math.ceil((n - 1000) / (400.0 / 2))
-    assert (verdict.kind, verdict.leader, verdict.days_needed) == ("leading", "b", expected)
-    assert verdict.steps == (NextStep("extend", None, expected),)
+def test_leading_quotes_the_power_sections_days() -> None:
+    """One plan on the page: the verdict's days are the power section's, for the planned effect."""
+    verdict = decide(_figures(_arm("b", 0.1, 0.2, 0.97), planned_days=17))
+    assert (verdict.kind, verdict.leader, verdict.days_needed) == ("leading", "b", 17)
+    assert verdict.steps == (NextStep("extend", None, 17),)
     labels = {"b": "stock_left=on + loyal_price=on"}
     assert render(verdict, "zh", labels) == (
-        f"stock_left=on + loyal_price=on 领先；97% 可能是最优；约需再运行 {expected} 天才能达到显著"
-        f"。建议：继续运行约 {expected} 天")
+        "stock_left=on + loyal_price=on 领先；97% 可能是最优；约需再运行 17 天才能检出 +5% 的提升"
+        "。建议：继续运行约 17 天")
     assert render(verdict, "en", labels) == (
-        f"stock_left=on + loyal_price=on leads; 97% likely best; needs ~{expected} more days "
-        f"for significance. Next: keep running ~{expected} days")
+        "stock_left=on + loyal_price=on leads; 97% likely best; needs ~17 more days to detect a "
+        "+5% lift. Next: keep running ~17 days")
 
 
-def test_control_leading_plans_for_the_most_promising_treatment() -> None:
+def test_a_leader_at_the_planned_sample_asks_for_no_more_days() -> None:
+    """"Planned sample reached" never comes with a number of days to go."""
+    verdict = decide(_figures(_arm("b", 0.1, 0.2, 0.97), planned_days=0))
+    assert (verdict.kind, verdict.days_needed) == ("leading", 0)
+    assert render(verdict, "en") == ("b leads; 97% likely best; the planned sample is reached; "
+                                     "significance may come any day. Next: keep running")
+    loser = decide(_figures(_arm("b", -0.2, 0.001, 0.01), planned_days=0))
+    assert loser.kind == "significant_loser" and "~" not in render(loser, "en")
+
+
+def test_control_leading_is_leading_with_the_planned_days() -> None:
     control = ArmFigures("a=off", 1000, 0.10, None, None, 0.9)
     verdict = decide(_figures(arms=(control, _arm("b", -0.1, 0.3, 0.1))))
-    assert (verdict.kind, verdict.leader) == ("leading", "a=off")
-    assert verdict.days_needed is not None and verdict.days_needed > 0
+    assert (verdict.kind, verdict.leader, verdict.days_needed) == ("leading", "a=off", 20)
 
 
-def test_leading_without_traffic_cannot_estimate_days() -> None:
-    verdict = decide(_figures(_arm("b", 0.1, 0.2, 0.97), daily_units=0.0))
+def test_leading_without_a_plan_cannot_estimate_days() -> None:
+    verdict = decide(_figures(_arm("b", 0.1, 0.2, 0.97), planned_days=None))
     assert verdict.days_needed is None
     assert render(verdict, "en") == ("b leads; 97% likely best; cannot estimate the days still "
                                      "needed yet. Next: keep running")
@@ -160,19 +163,27 @@ def _document(basis: str, complaints: tuple[int, int, int]) -> dict:
     return as_json(analyze(config, AnalysisInput(overall=stats)))
 
 
-@pytest.mark.parametrize(("basis", "p_field", "comparisons"),
-                         [("sequential", "p_value_sequential", 2),
-                          ("fixed_horizon", "p_value_holm", 1)])
-def test_figures_from_results_read_the_headline(basis: str, p_field: str,
-                                                comparisons: int) -> None:
+@pytest.mark.parametrize(("basis", "p_field", "adjust"),
+                         [("sequential", "p_value_sequential_relative", lambda p: min(1, 2 * p)),
+                          ("fixed_horizon", "p_value_relative", None)])
+def test_figures_from_results_read_the_headline(basis: str, p_field: str, adjust) -> None:
+    """The row's relative p-value, Bonferroni over 2 treatments while running, Holm (statsmodels,
+    over 2 arms x 2 metrics) once stopped."""
     document = _document(basis, (10, 10, 10))
     figures = figures_from_results(document)
     arms = document["metrics"][0]["arms"]
-    assert figures.comparisons == comparisons
-    assert [a.p_value for a in figures.arms] == [None, arms[1][p_field], arms[2][p_field]]
+    raw = [arm[p_field] for arm in arms[1:]]
+    if adjust is None:
+        family = raw + [arm[p_field] for arm in document["metrics"][1]["arms"][1:]]
+        expected = list(multipletests(family, method="holm")[1][:2])
+    else:
+        expected = [adjust(p) for p in raw]
+    assert figures.comparisons == 1
+    assert figures.arms[0].p_value is None
+    assert [a.p_value for a in figures.arms[1:]] == pytest.approx(expected, rel=1e-12)
     assert [a.probability_best for a in figures.arms] == [a["probability_best"] for a in arms]
     assert figures.arms[1].relative_lift == arms[1]["lift"]["relative"]
-    assert figures.control_std_dev == arms[0]["std_dev"]
+    assert figures.planned_days == document["power"]["days_needed"]
     assert figures.planned_effect == document["power"]["minimum_effect"]
     assert verdict_of_results(document).leader == "s=on"
 
@@ -191,3 +202,23 @@ def test_an_arm_beating_a_control_without_conversions_is_a_winner() -> None:
     verdict = decide(_figures(better, arms=(control, better)))
     assert (verdict.kind, verdict.leader) == ("significant_winner", "b")
     assert verdict.steps[0] == NextStep("promote", "b")
+
+
+@pytest.mark.parametrize("arm", [_arm("b", 0.1, 0.2, 0.97), _arm("b", 0.01, 0.7, 0.6),
+                                 _arm("b", -0.2, 0.001, 0.01)])
+def test_an_ended_experiment_is_never_asked_to_keep_running(arm: ArmFigures) -> None:
+    """Stopped: no day can be added, so no days and no "keep running", in either language."""
+    verdict = decide(_figures(arm, planned_days=None, ended=True))
+    assert verdict.days_needed is None and verdict.steps[-1] == NextStep("keep_control")
+    assert all(step.action != "extend" for step in verdict.steps)
+    assert "the experiment ended without the data to decide" in render(verdict, "en")
+    assert "实验已结束" in render(verdict, "zh") and "继续运行" not in render(verdict, "zh")
+
+
+def test_a_stopped_document_reports_the_shortfall_not_days() -> None:
+    document = _document("fixed_horizon", (10, 10, 10))
+    power = document["power"]
+    assert power["days_needed"] is None and power["reason_code"] == "ended_short"
+    assert power["reason_params"]["remaining"] == power["n_per_arm"] - 2000
+    assert figures_from_results(document).ended
+    assert figures_from_results(_document("sequential", (10, 10, 10))).ended is False

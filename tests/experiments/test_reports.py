@@ -148,10 +148,19 @@ def test_report_numbers_equal_the_results_api(session: Session, playbook, client
     expected = [(m["name"], a["arm"], a["units"]) for m in api["metrics"] for a in m["arms"]]
     assert [(r["metric"], r["arm"], int(r["units"])) for r in rows] == expected
     # SQL sums may add in another order with the window filter: equal to float precision.
-    for name in ("mean", "p_value_sequential", "probability_best", "chance_to_beat_control"):
-        column = "p_value" if name == "p_value_sequential" else name
-        ours = [None if r[column] == "" else float(r[column]) for r in rows]
-        theirs = [a[name] for m in api["metrics"] for a in m["arms"]]
+    def field(arm: dict, name: str) -> float | None:
+        """The API's figure shown in a report column; p and interval are the row's headline."""
+        if name in ("p_value", "lift_low", "lift_high"):
+            headline = arm["headline"]
+            return None if headline is None else (
+                headline["p_value"] if name == "p_value"
+                else headline["ci"][name == "lift_high"])
+        return arm[name]
+
+    for name in ("mean", "p_value", "lift_low", "lift_high", "probability_best",
+                 "chance_to_beat_control"):
+        ours = [None if r[name] == "" else float(r[name]) for r in rows]
+        theirs = [field(a, name) for m in api["metrics"] for a in m["arms"]]
         assert [x is None for x in ours] == [y is None for y in theirs], name
         assert [x for x in ours if x is not None] == pytest.approx(
             [y for y in theirs if y is not None], rel=1e-12, abs=1e-15), name

@@ -191,7 +191,7 @@ def test_openapi_documents_the_query_parameters(client: FlaskClient) -> None:
 def test_cli_prints_the_tables(runner, seeded, app: Flask) -> None:
     answer = runner.invoke(main, ["results", "urgency-close", "--segment", "channel"])
     assert answer.exit_code == 0, answer.output
-    for text in ("conversion (binary, primary)", "p (seq)", "P(best)", "SRM: p =",
+    for text in ("conversion (binary, primary)", "p (rel)", "P(best)", "SRM: p =",
                  "factorial (conversion)", "countdown[on]", "channel = ", _arm_keys(app)[1]):
         assert text in answer.output
     as_json = runner.invoke(main, ["results", "urgency-close", "--json"])

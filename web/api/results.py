@@ -7,10 +7,10 @@ statistics aggregated in SQL.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from flask import Blueprint, request
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from experiments import results
 from experiments.schema import Identifier
@@ -36,13 +36,94 @@ class ResultsQuery(BaseModel):
     )
 
 
-class ResultsOut(RootModel[dict[str, Any]]):
+Interval = tuple[float | None, float | None]
+
+
+class _Open(BaseModel):
+    """A section of the results document: the fields listed are documented, others pass on."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class HeadlineOut(BaseModel):
+    """What a results row shows, on one scale: the relative lift's interval and its p-value."""
+
+    basis: str = Field(description="decision_basis the row is for: sequential or fixed_horizon")
+    test: str = Field(description="The test behind p_value and ci, named in full")
+    p_value: float | None = Field(description="Two-sided p-value of the relative lift (log "
+                                              "ratio); < alpha exactly when ci excludes 0")
+    ci: Interval = Field(description="Interval of the relative lift, never below -1 (-100%)")
+    significant: bool = Field(description="p_value < alpha, i.e. ci excludes 0")
+    p_value_adjusted: float | None = Field(
+        description="p_value adjusted for several arms (what the verdict uses)")
+    adjustment: str = Field(description="How p_value_adjusted was adjusted")
+
+
+class ArmOut(_Open):
+    """One arm on one metric (figures null for control)."""
+
+    headline: HeadlineOut | None = Field(
+        default=None, description="The row as the page shows it; null for control")
+    p_value_relative: float | None = Field(
+        default=None, description="Fixed-horizon p of the relative lift, pairs with "
+                                  "lift.relative_ci")
+    p_value_sequential_relative: float | None = Field(
+        default=None, description="Always-valid p of the relative lift, pairs with "
+                                  "lift.relative_ci_sequential")
+    p_value_absolute: float | None = Field(
+        default=None, description="Fixed-horizon p of the absolute lift, pairs with "
+                                  "lift.absolute_ci (null beside Newcombe's small-count "
+                                  "interval); p_value is the named test of the difference")
+    p_value_sequential: float | None = Field(
+        default=None, description="Always-valid p of the absolute lift, pairs with "
+                                  "lift.absolute_ci_sequential")
+
+
+class MetricOut(_Open):
+    """One metric: method, omnibus test and one row per arm."""
+
+    arms: list[ArmOut]
+
+
+class GuardrailCheckOut(_Open):
+    """One treatment arm on one guardrail metric, judged by its own results row."""
+
+    harmed: bool = Field(description="The row's interval lies wholly on the harmful side of 0")
+    p_value: float | None = Field(description="The row's headline p-value")
+    test: str = Field(default="", description="The row's test (the alert names it)")
+    ci: Interval = Field(default=(None, None), description="The row's headline interval")
+
+
+class GuardrailsOut(_Open):
+    """Every guardrail check and whether any arm harms one."""
+
+    checks: list[GuardrailCheckOut]
+
+
+class PowerOut(_Open):
+    """The plan for the planned lift on the primary metric, for the test that decides."""
+
+    test: str = Field(default="", description="The test planned for: sequential while running")
+    n_per_arm: int | None = Field(default=None, description="Units per arm that test needs")
+    n_per_arm_fixed: int | None = Field(
+        default=None, description="The fixed-horizon plan (the sequential one inflates it)")
+    days_needed: int | None = Field(
+        default=None, description="Days still needed for n_per_arm (0: reached; the verdict "
+                                  "quotes the same number)")
+
+
+class ResultsOut(_Open):
     """Per metric and arm: units, mean, lift with fixed-horizon and sequential intervals,
-    p-values (raw, Holm, BH, sequential), chance to beat control, probability best, expected
-    loss; plus srm, guardrails, power, factorial, segments and daily. Undefined figures are
-    null. ``decision_basis`` names the headline: sequential while running, fixed horizon once
-    stopped. ``estimator`` says whether arm means are pooled (one allocation period) or
-    post-stratified by allocation period (Thompson sampling moved the weights)."""
+    p-values (raw, Holm, BH, sequential, relative), the row's ``headline``, chance to beat
+    control, probability best, expected loss; plus srm, guardrails, power, factorial, segments
+    and daily. Undefined figures are null. ``decision_basis`` names the headline: sequential
+    while running, fixed horizon once stopped. ``estimator`` says whether arm means are pooled
+    (one allocation period) or post-stratified by allocation period (Thompson sampling moved
+    the weights)."""
+
+    metrics: list[MetricOut]
+    guardrails: GuardrailsOut
+    power: PowerOut
 
 
 @blueprint.get("/experiments/<key>/results")
@@ -57,4 +138,4 @@ def experiment_results(key: str) -> ResultsOut:
     found = results.experiment_results(
         session(), key, segment=query.segment, alpha=query.alpha, top=query.top
     )
-    return ResultsOut(results.results_document(found))
+    return ResultsOut.model_validate(results.results_document(found))

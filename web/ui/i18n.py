@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from web.ui.access import public
-from web.ui.reasons import describe
+from web.ui.reasons import describe, row_test_name
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -51,12 +51,14 @@ def label(word: str) -> str:
 
 
 def init_i18n(app: Flask) -> None:
-    """Flask-Babel with :func:`select_locale`; templates get ``current_language``, ``label``
-    and ``reason`` (a result section's reason in the visitor's language)."""
+    """Flask-Babel with :func:`select_locale`; templates get ``current_language``, ``label``,
+    ``reason`` (a result section's reason in the visitor's language) and ``row_test_name``
+    (the test a results row rests on)."""
     Babel(app, locale_selector=select_locale, default_locale=DEFAULT_LANGUAGE)
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["label"] = label
     app.jinja_env.globals["reason"] = describe
+    app.jinja_env.globals["row_test_name"] = row_test_name
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
 
 

@@ -33,8 +33,9 @@ MESSAGES: dict[str, str] = {
                        "%(threshold)s): check assignment and tracking."),
     "srm_no_units": N_("No shopper has been assigned yet."),
     "srm_single_arm": N_("Only one arm receives traffic, so the split cannot mismatch."),
-    "guardrail_lower": N_("significantly lower than control"),
-    "guardrail_higher": N_("significantly higher than control"),
+    "guardrail_lower": N_("significantly lower than control by the %(test)s (p = %(p_value)s)"),
+    "guardrail_higher": N_("significantly higher than control by the %(test)s (p = "
+                           "%(p_value)s)"),
     "baseline_rate_out_of_range": N_("The sample size needs a control conversion rate above 0 "
                                      "and below 1 (now %(rate)s)."),
     "sd_not_positive": N_("The sample size needs a metric that varies between shoppers "
@@ -46,6 +47,8 @@ MESSAGES: dict[str, str] = {
     "no_traffic": N_("No daily traffic reaches the experiment yet."),
     "days_needed": N_("Needs about %(days)s more days."),
     "days_needed_one": N_("Needs about one more day."),
+    "ended_short": N_("The experiment ended %(remaining)s shoppers per arm short of the "
+                      "%(n)s planned."),
     "no_cell_units": N_("No combination of variants has shoppers yet."),
     "empty_cells": N_("These combinations have no shoppers yet: %(cells)s"),
     "single_level_units": N_("These units have one variant in play, so there is no effect to "
@@ -62,6 +65,18 @@ MESSAGES: dict[str, str] = {
 }
 
 
+#: The tests a results row can rest on, by ``decision_basis`` (a guardrail alert names its row's).
+TESTS: dict[str, str] = {
+    "sequential": N_("two-sided sequential test of the relative lift"),
+    "fixed_horizon": N_("two-sided fixed-horizon test of the relative lift"),
+}
+
+
+def row_test_name(basis: str, translate: Callable[[str], str] = gettext) -> str:
+    """The test of a results row under ``basis``, in the catalogue of ``translate``."""
+    return translate(TESTS[basis]) if basis in TESTS else basis
+
+
 def describe(section: Mapping[str, Any], translate: Callable[[str], str] = gettext) -> str:
     """A result section's reason in the catalogue of ``translate`` (default: the request's);
     the English ``reason`` when the code is unknown (a newer engine, an older catalogue)."""
@@ -71,6 +86,8 @@ def describe(section: Mapping[str, Any], translate: Callable[[str], str] = gette
         code = "days_needed_one"
     if code not in MESSAGES:
         return str(section.get("reason") or "")
+    if "test" in params:
+        params["test"] = row_test_name(params["test"], translate)
     return translate(MESSAGES[code]) % {name: shown(value) for name, value in params.items()}
 
 

@@ -329,7 +329,9 @@ def test_welch_t_test_matches_gbstats(gb_numeric_case):
     Numeric only: for binary metrics ``compare`` runs a pooled z-test (or Fisher), gbstats a
     t-test with p(1-p) variances, so the methods differ. gbstats' relative p-value tests the
     delta-method z of the relative lift, ours the absolute difference; only the absolute p-value
-    is the same test.
+    is the same test. Our relative interval is built on the log ratio (never below -100%), whose
+    delta-method variance is gbstats' ratio variance divided by the squared ratio: the log
+    half-width is gbstats' half-width over ``1 + lift``.
     """
     gb_case = gb_numeric_case
     result = compare(_stats(gb_case, "treatment"), _stats(gb_case, "control"), "numeric")
@@ -337,4 +339,7 @@ def test_welch_t_test_matches_gbstats(gb_numeric_case):
     assert result.p_value == pytest.approx(absolute["p_value"], rel=1e-6)
     assert result.absolute_lift == pytest.approx(absolute["expected"], rel=1e-9)
     assert result.absolute_ci == pytest.approx(absolute["ci"], rel=1e-6)
-    assert result.relative_ci == pytest.approx(relative["ci"], rel=1e-6)
+    assert result.relative_lift == pytest.approx(relative["expected"], rel=1e-9)
+    gb_half = (relative["ci"][1] - relative["ci"][0]) / 2
+    log_half = (math.log1p(result.relative_ci[1]) - math.log1p(result.relative_ci[0])) / 2
+    assert log_half == pytest.approx(gb_half / (1 + relative["expected"]), rel=1e-6)

@@ -17,6 +17,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_oneway
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
+from statsmodels.stats.proportion import test_proportions_2indep as statsmodels_ratio_test
 
 from abtest.stats.analysis import analyze, expected_units
 from abtest.stats.analysis_types import (
@@ -170,13 +171,33 @@ def test_constant_units_are_left_out_of_the_factorial_model(raw) -> None:
     assert factorial.factors == ("cd", "sl")
 
 
-def test_guardrail_is_flagged_when_an_arm_is_significantly_worse(result, raw) -> None:
-    checks = {c.arm: c for c in result.guardrails.checks}
-    counts = [raw["complaint"][2].sum(), raw["complaint"][0].sum()]
-    _, p = proportions_ztest(counts, [600, 600], alternative="larger")
-    assert checks[ARMS[2]].p_value == pytest.approx(p, rel=1e-9)
-    assert checks[ARMS[2]].harmed is bool(p < 0.05) is True
-    assert result.guardrails.harmed is any(c.harmed for c in checks.values())
+def _mixture_p(estimate: float, variance: float, n: int, alpha: float = 0.05) -> float:
+    """Waudby-Smith et al. (2023) eq. (155), rho from eq. (161) at 5000 units."""
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / 5000
+    return min(1.0, math.sqrt(n * rho2 + 1) * math.exp(
+        -rho2 * n * estimate**2 / (2 * variance * (n * rho2 + 1))))
+
+
+@pytest.mark.parametrize("basis", ["sequential", "fixed_horizon"])
+def test_guardrail_alert_is_the_guardrail_rows_own_test(raw, basis) -> None:
+    """The alert's p-value is the two-sided relative p shown in the complaint table's row."""
+    found = analyze(_config(decision_basis=basis), AnalysisInput(_stats(raw)))
+    checks = {c.arm: c for c in found.guardrails.checks}
+    rows = {a.arm: a for a in next(m for m in found.metrics if m.name == "complaint").arms}
+    for i in (1, 2, 3):
+        counts = (raw["complaint"][i].sum(), 600, raw["complaint"][0].sum(), 600)
+        ratio = statsmodels_ratio_test(*counts, method="log-adjusted", compare="ratio")
+        estimate = ratio.statistic * math.sqrt(ratio.variance)
+        expected = (_mixture_p(estimate, ratio.variance, 1200) if basis == "sequential"
+                    else ratio.pvalue)
+        check = checks[ARMS[i]]
+        assert check.p_value == pytest.approx(expected, rel=1e-9)
+        assert check.p_value == rows[ARMS[i]].headline.p_value
+        assert check.harmed is bool(expected < 0.05 and estimate > 0)
+        assert check.test == rows[ARMS[i]].headline.test
+    if basis == "fixed_horizon":  # 6% vs 2% complaints: only the fixed test is sure yet
+        assert checks[ARMS[2]].harmed and "p = " in checks[ARMS[2]].reason
+    assert found.guardrails.harmed is any(c.harmed for c in checks.values())
 
 
 def test_srm_expects_the_traffic_weighted_mix_of_period_weights(raw) -> None:
@@ -200,15 +221,23 @@ def test_power_plans_with_statsmodels_and_counts_days_from_daily_traffic(result,
     baseline = raw["conversion"][0].mean()
     h = proportion_effectsize(baseline * 1.05, baseline)
     n = math.ceil(NormalIndPower().solve_power(abs(h), alpha=0.05, power=0.8))
-    assert power.n_per_arm == n
+    stopped = analyze(_config(decision_basis="fixed_horizon"), AnalysisInput(_stats(raw)))
+    assert stopped.power.n_per_arm == stopped.power.n_per_arm_fixed == n
+    fixed_at_bonferroni = NormalIndPower().solve_power(abs(h), alpha=0.05 / 3, power=0.8)
+    assert power.n_per_arm_fixed == math.ceil(fixed_at_bonferroni)
+    assert power.n_per_arm > power.n_per_arm_fixed and "sequence" in power.test
     days = (
         Group("2026-11-01", _stats({k: [x[:300] for x in v] for k, v in raw.items()})),
         Group("2026-11-02", _stats({k: [x[300:] for x in v] for k, v in raw.items()})),
     )
     timed = analyze(_config(), AnalysisInput(_stats(raw), days=days)).power
     assert timed.daily_units == 1200
-    assert timed.days_needed == math.ceil((n - 600) / (1200 / 4))
+    assert timed.days_needed == math.ceil((timed.n_per_arm - 600) / (1200 / 4))
     assert f"needs about {timed.days_needed} more days" == timed.reason
+    ended = analyze(_config(decision_basis="fixed_horizon"),
+                    AnalysisInput(_stats(raw), days=days)).power
+    assert ended.days_needed is None and ended.reason_code == "ended_short"
+    assert ended.reason_params == {"remaining": n - 600, "n": n}
 
 
 def test_segments_repeat_the_analysis_within_each_value(raw) -> None:

@@ -13,6 +13,9 @@ from statsmodels.stats.proportion import (
     proportions_chisquare,
     proportions_ztest,
 )
+from statsmodels.stats.proportion import (
+    test_proportions_2indep as statsmodels_ratio_test,
+)
 
 from abtest.stats.frequentist import compare, estimate_lift, welch_satterthwaite_df
 from abtest.stats.multiplicity import adjust_comparisons, adjust_p_values
@@ -73,21 +76,37 @@ def test_binary_absolute_ci_is_statsmodels_wald_interval(conversions):
     assert result.absolute_ci == pytest.approx((low, upp), abs=TOL)
 
 
-@pytest.mark.parametrize("kind", ["binary", "numeric"])
-def test_relative_ci_is_delta_method_of_deng_et_al(conversions, revenue, kind):
-    t, c = conversions if kind == "binary" else revenue
-    ddof = 0 if kind == "binary" else 1  # Wald p(1-p) for proportions, unbiased s^2 otherwise
-    m_t, m_c = t.mean(), c.mean()
-    # Deng, Knoblich & Lu (2018): Var(X/Y) ~ var_X/mu_Y^2 + mu_X^2 var_Y / mu_Y^4 (sample means).
-    var_ratio = t.var(ddof=ddof) / len(t) / m_c**2 + m_t**2 * c.var(ddof=ddof) / len(c) / m_c**4
-    result = compare(stats_of(t), stats_of(c), kind)
-    half = (result.relative_ci[1] - result.relative_ci[0]) / 2
-    if kind == "binary":
-        quantile = sps.norm.ppf(0.975)
-    else:
-        quantile = sps.t.ppf(0.975, sps.ttest_ind(t, c, equal_var=False).df)
-    assert result.relative_lift == pytest.approx(m_t / m_c - 1, abs=TOL)
-    assert half == pytest.approx(quantile * math.sqrt(var_ratio), abs=TOL)
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_binary_relative_ci_and_p_are_statsmodels_log_adjusted_ratio(conversions, alpha):
+    t, c = conversions
+    counts = (t.sum(), len(t), c.sum(), len(c))
+    low, upp = confint_proportions_2indep(*counts, method="log-adjusted", compare="ratio",
+                                          alpha=alpha)
+    reference = statsmodels_ratio_test(*counts, method="log-adjusted", compare="ratio")
+    result = compare(stats_of(t), stats_of(c), "binary", alpha=alpha)
+    assert result.relative_lift == pytest.approx(t.mean() / c.mean() - 1, abs=TOL)
+    assert result.relative_ci == pytest.approx((low - 1, upp - 1), abs=TOL)
+    assert result.p_value_relative == pytest.approx(reference.pvalue, abs=TOL)
+
+
+def test_numeric_relative_ci_is_delta_method_on_the_log_ratio(revenue):
+    """Var log(m_t/m_c) ~ s_t^2/(n_t m_t^2) + s_c^2/(n_c m_c^2) (Deng et al. 2018), Welch df."""
+    t, c = revenue
+    log_ratio = math.log(t.mean() / c.mean())
+    se = math.sqrt(t.var(ddof=1) / len(t) / t.mean() ** 2 + c.var(ddof=1) / len(c) / c.mean() ** 2)
+    df = sps.ttest_ind(t, c, equal_var=False).df
+    quantile = sps.t.ppf(0.975, df)
+    result = compare(stats_of(t), stats_of(c), "numeric")
+    expected = (math.exp(log_ratio - quantile * se) - 1, math.exp(log_ratio + quantile * se) - 1)
+    assert result.relative_ci == pytest.approx(expected, abs=TOL)
+    assert result.p_value_relative == pytest.approx(2 * sps.t.sf(abs(log_ratio / se), df),
+                                                    abs=TOL)
+
+
+def test_numeric_relative_interval_needs_positive_means():
+    result = compare(SampleStats(50, -20.0, 400.0), SampleStats(50, 100.0, 900.0), "numeric")
+    assert result.status == "ok" and math.isnan(result.p_value_relative)
+    assert all(math.isnan(x) for x in result.relative_ci) and "not positive" in result.reason
 
 
 @pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
@@ -129,6 +148,7 @@ def test_fisher_used_when_an_expected_count_is_below_five(alternative):
 
 @pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
 def test_small_counts_get_newcombe_and_log_adjusted_ratio_intervals(alternative):
+    """One-sided: the open side of the relative interval is -100%, a rate's floor."""
     treatment, control = SampleStats.binary(40, 7), SampleStats.binary(45, 1)
     result = compare(treatment, control, "binary", alternative=alternative)
     level = 0.05 if alternative == "two-sided" else 0.10  # one-sided: a bound of the 2a interval
@@ -141,7 +161,7 @@ def test_small_counts_get_newcombe_and_log_adjusted_ratio_intervals(alternative)
     if alternative == "larger":
         expected_abs[1] = expected_rel[1] = math.inf
     if alternative == "smaller":
-        expected_abs[0] = expected_rel[0] = -math.inf
+        expected_abs[0], expected_rel[0] = -math.inf, -1.0
     assert list(result.absolute_ci) == pytest.approx(expected_abs, abs=TOL)
     assert list(result.relative_ci) == pytest.approx(expected_rel, abs=TOL)
 
@@ -151,7 +171,8 @@ def test_an_all_or_nothing_small_sample_still_has_a_wide_interval():
     result = compare(SampleStats.binary(1, 1), SampleStats.binary(2, 0), "binary")
     low, high = result.absolute_ci
     assert result.test == "fisher-exact" and low < 0 < 1 == pytest.approx(high)
-    assert math.isnan(result.relative_ci[0])  # control at 0%: no relative lift
+    assert math.isnan(result.relative_lift)  # control at 0%: no relative point estimate
+    assert -1 < result.relative_ci[0] < 0 < result.relative_ci[1]  # log-adjusted: still bounded
 
 
 @pytest.mark.slow

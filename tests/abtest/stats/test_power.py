@@ -122,3 +122,10 @@ def test_simulated_power_matches_the_plan():
         for a, b in zip(t, c, strict=True)
     ]
     assert np.mean(rejections) == pytest.approx(0.8, abs=0.03)
+
+
+def test_relative_mde_of_a_zero_baseline_is_undefined_not_a_crash():
+    """A control mean of 0 with spread (a floored stratum without conversions): no relative
+    lift exists, the absolute one does."""
+    assert math.isnan(minimum_detectable_effect("numeric", 0.0, 500, sd=0.02))
+    assert minimum_detectable_effect("numeric", 0.0, 500, sd=0.02, relative=False) > 0

@@ -61,17 +61,18 @@ def test_interval_matches_the_closed_form_from_raw_data(arms):
     n = len(t) + len(c)
     rho = sequential_rho(0.05, 5000)
     var_abs = t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c)
-    var_rel = (
-        t.var(ddof=1) / len(t) / c.mean() ** 2
-        + t.mean() ** 2 * c.var(ddof=1) / len(c) / c.mean() ** 4
-    )
+    # delta method on log(m_t / m_c) (Deng et al. 2018): the sequence on the log scale
+    var_log = t.var(ddof=1) / len(t) / t.mean() ** 2 + c.var(ddof=1) / len(c) / c.mean() ** 2
     result = sequential_compare(stats_of(t), stats_of(c), "numeric")
-    diff, rel = t.mean() - c.mean(), t.mean() / c.mean() - 1
+    diff, log_ratio = t.mean() - c.mean(), math.log(t.mean() / c.mean())
     half_abs = paper_halfwidth(var_abs * n, n, rho, 0.05)
-    half_rel = paper_halfwidth(var_rel * n, n, rho, 0.05)
+    half_log = paper_halfwidth(var_log * n, n, rho, 0.05)
     assert result.status == "ok" and result.n == n and result.rho == rho
     assert result.absolute_ci == pytest.approx((diff - half_abs, diff + half_abs), abs=TOL)
-    assert result.relative_ci == pytest.approx((rel - half_rel, rel + half_rel), abs=TOL)
+    assert result.relative_ci == pytest.approx(
+        (math.exp(log_ratio - half_log) - 1, math.exp(log_ratio + half_log) - 1), abs=TOL)
+    assert paper_halfwidth(var_log * n, n, rho, result.p_value_sequential_relative) == (
+        pytest.approx(abs(log_ratio), rel=TOL))
 
 
 def test_p_value_is_the_alpha_at_which_the_sequence_touches_zero(arms):
@@ -110,9 +111,6 @@ def test_sequence_is_wider_than_the_fixed_horizon_interval(n_per_arm):
         (SampleStats.binary(0, 0), SampleStats.binary(0, 0), "binary", "no_data"),
         (SampleStats.binary(300, 0), SampleStats.binary(310, 0), "binary", "no_conversions"),
         (SampleStats(30, 60.0, 120.0), SampleStats(20, 40.0, 80.0), "numeric", "zero_variance"),
-        # every treatment unit converted, no control unit did: nothing says how sure that is
-        (SampleStats.binary(1, 1), SampleStats.binary(1, 0), "binary", "zero_variance"),
-        (SampleStats.binary(3, 3), SampleStats.binary(2, 0), "binary", "zero_variance"),
     ],
 )
 def test_degenerate_data_says_why(treatment, control, kind, status):
@@ -121,10 +119,29 @@ def test_degenerate_data_says_why(treatment, control, kind, status):
     assert math.isnan(result.p_value_sequential) and not result.significant
 
 
-def test_zero_control_mean_leaves_relative_sequence_undefined():
+def test_zero_control_rate_has_no_relative_point_but_a_bounded_sequence():
     result = sequential_compare(SampleStats.binary(500, 9), SampleStats.binary(500, 0), "binary")
-    assert result.status == "ok" and math.isnan(result.relative_ci[0])
+    assert result.status == "ok" and math.isnan(result.relative_lift)
+    assert -1 < result.relative_ci[0] < result.relative_ci[1] < math.inf
     assert "relative lift undefined" in result.reason
+
+
+@pytest.mark.parametrize(("t", "c"), [((1, 1), (1, 0)), ((3, 3), (2, 0)), ((2000, 4), (2000, 0))])
+def test_an_arm_without_conversions_gets_half_a_pseudo_success_not_zero_variance(t, c):
+    """All-or-nothing arms: Wald's p(1-p) is 0 there; (x + 0.5)/(n + 1) is not (Anscombe)."""
+    treatment, control = SampleStats.binary(*t), SampleStats.binary(*c)
+    result = sequential_compare(treatment, control, "binary")
+
+    def arm_variance(n: int, x: int) -> float:
+        p = (x + 0.5) / (n + 1) if x in (0, n) else x / n
+        return p * (1 - p) / n
+
+    variance = arm_variance(*t) + arm_variance(*c)
+    n = t[0] + c[0]
+    assert result.status == "ok"
+    assert result.absolute_ci[1] - result.absolute_lift == pytest.approx(
+        paper_halfwidth(variance * n, n, result.rho, 0.05), rel=TOL)
+    assert not result.significant
 
 
 def test_invalid_tuning_is_a_programming_error():
