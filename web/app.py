@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "ALLOCATION_PERIOD_SECONDS": None,  # None: ABTEST_ALLOCATION_PERIOD_SECONDS, else 300; 0 off
     "TIMEZONE": None,  # of the hour/weekday targeting sees; None: ABTEST_TIMEZONE, else Shanghai
+    "SESSION_IDLE_MINUTES": None,  # None: ABTEST_SESSION_IDLE_MINUTES, else 30
 }
 
 
@@ -60,6 +61,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(create_demo_blueprint())  # public demo storefront: no login
     init_ui(app)  # after the API: its blueprints are exempted from CSRF
     init_observability(app)
-    init_security(app)  # rate-limits the login route registered above
+    init_security(app)
     init_scheduler(app)  # last: background Thompson allocation once the app is complete
     return app
