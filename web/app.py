@@ -22,7 +22,7 @@ from web.endpoint import EXTENSION, close_session
 from web.errors import register_error_handlers
 from web.observability import init_observability
 from web.scheduling import init_scheduler
-from web.security import init_security
+from web.security import IDLE_SETTING, init_security, session_idle_minutes
 from web.ui import init_ui
 
 DEFAULTS: dict[str, Any] = {
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DEFAULTS)
     app.config.from_mapping(config or {})
     app.config["TIMEZONE"] = service_zone(app.config["TIMEZONE"]).key  # a typo fails at start
+    app.config[IDLE_SETTING] = session_idle_minutes(app)  # so does a bad idle limit
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # scripts are Chinese text
     app.json.sort_keys = False  # type: ignore[attr-defined]  # variants in the units' order
     engine = make_engine(app.config["DATABASE_URL"])

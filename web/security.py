@@ -57,10 +57,9 @@ def is_production(app: Flask) -> bool:
 
 
 def init_security(app: Flask) -> None:
-    """Check the secret key and the idle limit, set cookie flags and the security headers."""
+    """Check the secret key, set cookie flags and the security headers."""
     production = is_production(app)
     app.config["SECRET_KEY"] = _secret_key(app, production)
-    app.config[IDLE_SETTING] = _idle_minutes(app)
     for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):  # Flask's session, Flask-Login's
         app.config[f"{prefix}_HTTPONLY"] = True
         app.config[f"{prefix}_SAMESITE"] = "Lax"
@@ -91,7 +90,7 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _idle_minutes(app: Flask) -> float:
+def session_idle_minutes(app: Flask) -> float:
     """Minutes a signed-in session may stay unused: the setting, else the environment, else
     the default; a value that is not a positive number fails at start."""
     configured = app.config.get(IDLE_SETTING)
