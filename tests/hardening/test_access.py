@@ -37,7 +37,7 @@ PUBLIC_ROUTES = {
                             "operations and schemas only, no data, and no key is needed to read "
                             "how to use one",
 }
-SAMPLE_ARGUMENTS = {"key": "some-experiment", "action": "start", "code": "en",
+SAMPLE_ARGUMENTS = {"key": "some-experiment", "action": "start", "code": "en", "username": "ed",
                     "name": "report.pdf", "filename": "abtest.js"}
 PASSWORD = "correct horse battery staple"
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

@@ -1,4 +1,4 @@
-"""Sign in and out, and how long a sign-in lasts.
+"""Sign in and out, change one's password, and how long a sign-in lasts.
 
 Flask-Login keeps ``<user id>:<session token>`` in the signed session cookie (its alternative-id
 pattern): each request loads the user (and so the current role) from the database and accepts
@@ -26,15 +26,17 @@ from flask import (
 from flask import session as cookie
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from experiments import login_throttle, users
-from experiments.errors import Throttled
+from experiments.errors import InvalidInput, Throttled
 from experiments.models import User
 from web.endpoint import session
 from web.security import IDLE_SETTING
 from web.ui.access import login_manager, public
-from web.ui.forms import LoginForm
+from web.ui.forms import LoginForm, PasswordForm
 from web.ui.i18n import local_path
 
 LAST_SEEN = "last_seen"  # session key: epoch seconds of the signed-in user's last page request
@@ -91,15 +93,20 @@ def expire_idle_session() -> None:
 
 
 def create_blueprint() -> Blueprint:
-    """``/login`` and ``/logout``."""
+    """``/login``, ``/logout`` and ``/account/password``."""
     blueprint = Blueprint("auth", __name__)
     blueprint.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     blueprint.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    blueprint.add_url_rule("/account/password", view_func=change_password,
+                           methods=["GET", "POST"])
     return blueprint
 
 
+Page = str | Response | tuple[str, int, dict[str, str]]
+
+
 @public
-def login() -> str | Response | tuple[str, int, dict[str, str]]:
+def login() -> Page:
     """Show the form; on a valid name and password go where the visitor was headed."""
     form = LoginForm()
     if not form.validate_on_submit():
@@ -107,18 +114,53 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     try:
         user = _authenticate(form.username.data or "", form.password.data or "")
     except Throttled as refused:
-        form.password.errors = [_("Too many failed sign-ins for this account or from your "
-                                  "network. Try again in %(seconds)d seconds.",
-                                  seconds=refused.retry_after)]
-        headers = {"Retry-After": str(refused.retry_after)}
-        return render_template("auth/login.html", form=form), 429, headers
+        return _refused(form.password, refused, "auth/login.html", form)
     if user is None:
         form.password.errors = [_("Wrong user name or password.")]
         return render_template("auth/login.html", form=form)
-    login_user(SignedIn.of(user))
-    cookie[LAST_SEEN] = clock()
+    _sign_in(user)
     target = request.args.get("next") or url_for("ui.experiments.index")
     return redirect(local_path(target))
+
+
+def change_password() -> Page:
+    """The signed-in user's new password, after the current one (throttled like sign-in).
+    Every other session of the user ends; this one goes on under the new token."""
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/password.html", form=form)
+    try:
+        user = _authenticate(current_user.username, form.current.data or "")
+    except Throttled as refused:
+        return _refused(form.current, refused, "auth/password.html", form)
+    if user is None:
+        form.current.errors = [_("Wrong password.")]
+        return render_template("auth/password.html", form=form)
+    try:
+        users.change_password(session(), user.username, form.new.data or "")
+    except InvalidInput as error:
+        session().rollback()
+        form.new.errors = [error.message]
+        return render_template("auth/password.html", form=form)
+    session().commit()
+    _sign_in(user)
+    flash(_("Password changed. Your other sessions are signed out."))
+    return redirect(url_for("ui.experiments.index"))
+
+
+def _sign_in(user: User) -> None:
+    """Put the user (with their current token) and the time into the session cookie."""
+    login_user(SignedIn.of(user))
+    cookie[LAST_SEEN] = clock()
+
+
+def _refused(field: Field, refused: Throttled, template: str, form: FlaskForm
+             ) -> tuple[str, int, dict[str, str]]:
+    """The form again, as a 429 with Retry-After and the wait next to ``field``."""
+    field.errors = [_("Too many failed sign-ins for this account or from your network. "
+                      "Try again in %(seconds)d s.", seconds=refused.retry_after)]
+    headers = {"Retry-After": str(refused.retry_after)}
+    return render_template(template, form=form), 429, headers
 
 
 def _authenticate(username: str, password: str) -> User | None:

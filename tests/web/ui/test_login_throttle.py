@@ -47,7 +47,7 @@ def test_five_failures_then_wait_then_the_right_password_works(
         refused = try_password(client, "ed", password)
         assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
         assert "Too many failed sign-ins" in refused.get_data(as_text=True)
-        assert "Try again in 1 seconds." in refused.get_data(as_text=True)
+        assert "Try again in 1 s." in refused.get_data(as_text=True)
     clock[0] += 1
     assert try_password(client, "ed", PASSWORD).status_code == 302
     assert client.get("/experiments").status_code == 200

@@ -159,3 +159,75 @@ def test_changing_an_unknown_user_or_a_too_short_password_is_refused(
     assert short.exit_code == 1 and "user: password: at least 8 characters" in short.output
     bad_role = runner.invoke(main, ["user", "set-role", "--username", "ed", "--role", "root"])
     assert bad_role.exit_code == 2
+
+
+def test_a_role_change_on_the_users_page_ends_the_sessions(
+    app: Flask, signed_in: Callable[[str], FlaskClient]
+) -> None:
+    editor, admin = signed_in("ed"), signed_in("ada")
+    copied = saved_cookie(editor)
+    admin.get("/language/en")
+    changed = post_form(admin, "/users/ed/role", {"role": "viewer"}, "/users")
+    assert changed.status_code == 302
+    page = admin.get("/users").get_data(as_text=True)
+    assert "ed is now viewer and signed out everywhere." in page
+    assert replay(app, copied) == 302 and editor.get(PAGE).status_code == 302
+    assert signed_in("ed").get("/experiments/-/new").status_code == 403  # now a viewer
+    assert post_form(admin, "/users/ed/role", {"role": "root"}, "/users").status_code == 302
+    assert post_form(admin, "/users/nobody/role", {"role": "viewer"}, "/users").status_code \
+        == 404
+    assert post_form(admin, "/users/ed%00/role", {"role": "viewer"}, "/users").status_code \
+        == 404
+
+
+def change_own_password(client: FlaskClient, current: str, new: str,
+                        repeat: str | None = None) -> object:
+    return post_form(client, "/account/password", {
+        "current": current, "new": new, "repeat": new if repeat is None else repeat,
+    }, "/account/password")
+
+
+def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(
+    app: Flask, signed_in: Callable[[str], FlaskClient]
+) -> None:
+    browser, other_device = signed_in("vi"), signed_in("vi")
+    copied = saved_cookie(browser)
+    changed = change_own_password(browser, PASSWORD, "a-new-password")
+    assert changed.status_code == 302
+    assert browser.get(PAGE).status_code == 200
+    assert other_device.get(PAGE).status_code == 302 and replay(app, copied) == 302
+    assert sign_in(app.test_client(), "vi", "a-new-password").status_code == 302
+    assert sign_in(app.test_client(), "vi", PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize(("current", "new", "repeat", "message"), [
+    ("wrong-password", "a-new-password", None, "Wrong password."),
+    (PASSWORD, "a-new-password", "another-one", "The two new passwords differ."),
+    (PASSWORD, "short", None, "at least 8 characters"),
+])
+def test_a_refused_password_change_says_why_and_changes_nothing(
+    app: Flask, signed_in: Callable[[str], FlaskClient], current: str, new: str,
+    repeat: str | None, message: str,
+) -> None:
+    browser = signed_in("vi")
+    browser.get("/language/en")
+    answer = post_form(browser, "/account/password", {
+        "current": current, "new": new, "repeat": new if repeat is None else repeat,
+    }, "/account/password")
+    assert answer.status_code == 200 and message in answer.get_data(as_text=True)
+    assert browser.get(PAGE).status_code == 200
+    assert sign_in(app.test_client(), "vi", PASSWORD).status_code == 302
+
+
+def test_guessing_the_current_password_is_throttled(
+    signed_in: Callable[[str], FlaskClient], clock: list[float]
+) -> None:
+    """A stolen session cannot brute-force the account's password through this form."""
+    browser = signed_in("vi")
+    for _ in range(5):
+        assert change_own_password(browser, "wrong-password", "a-new-password").status_code \
+            == 200
+    refused = change_own_password(browser, PASSWORD, "a-new-password")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    clock[0] += 1
+    assert change_own_password(browser, PASSWORD, "a-new-password").status_code == 302
