@@ -1,19 +1,23 @@
 """The sign-in throttle's counting, on both backends: the wait schedule against the rule as the
 issue words it (5 free failures, then 1 s, 2 s, 4 s … capped), exact counting under a burst of
-parallel attempts, forgetting, and the keys.
+parallel attempts, forgetting, and the keys; and the migration that adds it (with the users'
+session tokens).
 """
 from __future__ import annotations
 
+import re
 import threading
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, column, insert, inspect, select, table
 from sqlalchemy.orm import Session
 
 from experiments import login_throttle
-from experiments.db import make_session_factory
+from experiments.db import make_engine, make_session_factory, upgrade
 from experiments.errors import Throttled
 from experiments.login_throttle import ThrottleKeys, admit, keys_for, succeeded
+from experiments.models import User
 
 T0 = 1_800_000_000.0
 KEYS = keys_for("ed", "192.0.2.7")
@@ -119,3 +123,26 @@ def test_ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() -> None:
     assert keys_for("ed", "::ffff:192.0.2.7") == KEYS
     assert keys_for("ed", "192.0.2.8") != KEYS
     assert keys_for("ed", "192.0.2.7").account == keys_for("ed", None).account
+
+
+def test_upgrading_gives_each_existing_user_a_token_of_their_own(db_url: str) -> None:
+    """Migration 0006 on a database with users (0005): each gets a distinct random token, so
+    cookies from before (the bare id) sign in no more, and the column is NOT NULL."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0005")
+        users = table("users", column("username"), column("password_hash"), column("role"),
+                      column("created_at"))
+        with engine.begin() as connection:
+            connection.execute(insert(users), [
+                {"username": name, "password_hash": "x", "role": "viewer",
+                 "created_at": datetime(2026, 11, 1, tzinfo=UTC)} for name in ("a", "b", "c")])
+        upgrade(engine)
+        with make_session_factory(engine)() as session:
+            tokens = session.scalars(select(User.session_token)).all()
+        assert len(tokens) == 3 == len(set(tokens))
+        assert all(re.fullmatch(r"[0-9a-f]{32}", token) for token in tokens)
+        columns = {found["name"]: found for found in inspect(engine).get_columns("users")}
+        assert columns["session_token"]["nullable"] is False
+    finally:
+        engine.dispose()
