@@ -90,7 +90,15 @@ def insert_ignoring_conflicts(
     """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the session's dialect.
 
     Makes concurrent first writes race-safe: the loser's insert is a no-op and both read the
-    winner's row back. Supported on SQLite and PostgreSQL, the two backends this project runs on.
+    winner's row back.
+    """
+    return upsert_insert(session, model).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def upsert_insert(session: Session, model: type[Any]) -> Any:
+    """The session's dialect's ``INSERT`` construct, the one with ``on_conflict_do_*``.
+
+    Supported on SQLite and PostgreSQL, the two backends this project runs on.
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -99,4 +107,4 @@ def insert_ignoring_conflicts(
         from sqlalchemy.dialects.sqlite import insert
     else:
         raise NotImplementedError(f"no INSERT … ON CONFLICT support for {dialect!r}")
-    return insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    return insert(model)

@@ -94,3 +94,13 @@ class Forbidden(DomainError):
     """A valid API key whose scope does not cover the request."""
 
     code = "forbidden"
+
+
+class Throttled(DomainError):
+    """Too many recent failed sign-ins for the account or the client's network: wait first."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

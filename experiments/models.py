@@ -6,6 +6,7 @@ plain columns: the arm key and weights version of each assignment, the assignmen
 """
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 def utcnow() -> datetime:
     """Timezone-aware now; every timestamp is stored in UTC."""
     return datetime.now(UTC)
+
+
+def new_session_token() -> str:
+    """A random per-user session token: every sign-in cookie names it, so replacing it ends
+    every session of the user at once (see experiments.users.end_sessions)."""
+    return secrets.token_hex(16)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -183,7 +190,8 @@ class User(Base):
     """A marketer who signs in to the web app; only a salted password hash is kept.
 
     ``role`` is ``viewer`` (read), ``editor`` (define and move experiments) or ``admin``
-    (also manages users).
+    (also manages users). ``session_token`` is part of every session cookie of the user and is
+    replaced on logout, password and role change, which ends those sessions on every worker.
     """
 
     __tablename__ = "users"
@@ -193,6 +201,23 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+
+
+class LoginThrottle(Base):
+    """Recent failed sign-ins under one key (a hashed account name or client network), shared
+    by every worker (experiments.login_throttle).
+
+    ``last_failure_at`` is epoch seconds, not a timestamp column: the wait is checked in the
+    same statement that counts the attempt, and plain number arithmetic is the same SQL on
+    SQLite and PostgreSQL.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class AuditEntry(Base):

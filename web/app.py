@@ -22,7 +22,7 @@ from web.endpoint import EXTENSION, close_session
 from web.errors import register_error_handlers
 from web.observability import init_observability
 from web.scheduling import init_scheduler
-from web.security import init_security
+from web.security import IDLE_SETTING, init_security, session_idle_minutes
 from web.ui import init_ui
 
 DEFAULTS: dict[str, Any] = {
@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "ALLOCATION_PERIOD_SECONDS": None,  # None: ABTEST_ALLOCATION_PERIOD_SECONDS, else 300; 0 off
     "TIMEZONE": None,  # of the hour/weekday targeting sees; None: ABTEST_TIMEZONE, else Shanghai
+    "SESSION_IDLE_MINUTES": None,  # None: ABTEST_SESSION_IDLE_MINUTES, else 30
 }
 
 
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DEFAULTS)
     app.config.from_mapping(config or {})
     app.config["TIMEZONE"] = service_zone(app.config["TIMEZONE"]).key  # a typo fails at start
+    app.config[IDLE_SETTING] = session_idle_minutes(app)  # so does a bad idle limit
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # scripts are Chinese text
     app.json.sort_keys = False  # type: ignore[attr-defined]  # variants in the units' order
     engine = make_engine(app.config["DATABASE_URL"])
@@ -60,6 +62,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(create_demo_blueprint())  # public demo storefront: no login
     init_ui(app)  # after the API: its blueprints are exempted from CSRF
     init_observability(app)
-    init_security(app)  # rate-limits the login route registered above
+    init_security(app)
     init_scheduler(app)  # last: background Thompson allocation once the app is complete
     return app

@@ -353,14 +353,50 @@ def user() -> None:
 @click.pass_obj
 def user_create(settings: Settings, username: str, role: str, password_stdin: bool) -> None:
     """Create a user; the password is prompted for (hidden, twice) or read from stdin."""
-    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin
-                else click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    password = _read_password(password_stdin)
     with settings.transaction() as session:
         try:
             users.create_user(session, username, password, role)
         except DomainError as error:
             fail(domain_lines("user", error))
     click.echo(f"created user {username} ({role})")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line of stdin, or a hidden prompt asked twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")
+@click.pass_obj
+def user_set_password(settings: Settings, username: str, password_stdin: bool) -> None:
+    """Give a user a new password; their sessions end (they sign in again)."""
+    password = _read_password(password_stdin)
+    with settings.transaction() as session:
+        try:
+            users.change_password(session, username, password)
+        except DomainError as error:
+            fail(domain_lines("user", error))
+    click.echo(f"changed the password of {username}; their sessions are ended")
+
+
+@user.command("set-role")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(users.ROLES))
+@click.pass_obj
+def user_set_role(settings: Settings, username: str, role: str) -> None:
+    """Give a user another role; their sessions end (they sign in again)."""
+    with settings.transaction() as session:
+        try:
+            users.change_role(session, username, role)
+        except DomainError as error:
+            fail(domain_lines("user", error))
+    click.echo(f"{username} is now {role}; their sessions are ended")
 
 
 @user.command("list")

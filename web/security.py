@@ -1,4 +1,4 @@
-"""Production safety: the secret key, session cookie flags and the login rate limit.
+"""Production safety: the secret key, session cookie flags and the session idle limit.
 
 Production mode is the default: an app is in development only when it is testing or debugging,
 or ``ABTEST_ENV`` (environment variable or config key) says ``development`` or ``test``. So a
@@ -6,27 +6,28 @@ forgotten setting fails closed: in production the app refuses to start without a
 key (``ABTEST_SECRET_KEY`` or config ``SECRET_KEY``), and session cookies are Secure.
 Development gets a random per-process key (sessions end on restart, which is fine there).
 
-Login is rate limited per client IP with Flask-Limiter's in-memory storage: counters live in each
-worker process, so with N gunicorn workers a client gets at most N times the limit, and a
-restart resets them. Behind a reverse proxy, wrap the app in werkzeug's ProxyFix so the client
-IP is the real one. A shared store (``RATELIMIT_STORAGE_URI``, e.g. redis) makes the limit exact.
+A signed-in session ends after ``SESSION_IDLE_MINUTES`` without a page request (config, else
+``ABTEST_SESSION_IDLE_MINUTES``, default 30; checked by web.ui.auth). Failed sign-ins are
+throttled in the database (experiments.login_throttle), per account and per client network;
+behind a reverse proxy, wrap the app in werkzeug's ProxyFix so the client address is the real one.
 """
 from __future__ import annotations
 
+import math
 import os
 import secrets
 
 from flask import Flask, Request, Response, current_app
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from web.openapi import API_PREFIX
 
 ENV_VARIABLE = "ABTEST_ENV"
 SECRET_KEY_VARIABLE = "ABTEST_SECRET_KEY"
 DEVELOPMENT_ENVS = frozenset({"development", "test"})
-LOGIN_RATE_LIMIT = "10/minute"
+IDLE_SETTING = "SESSION_IDLE_MINUTES"
+IDLE_VARIABLE = "ABTEST_SESSION_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 30.0  # OWASP's range for low-risk applications is 15-30 minutes
 MIN_SECRET_KEY_LENGTH = 32
 # Values seen in tutorials and .env templates: as good as no key at all.
 KNOWN_DEFAULT_KEYS = frozenset({"dev", "development", "secret", "changeme", "change-me",
@@ -56,8 +57,7 @@ def is_production(app: Flask) -> bool:
 
 
 def init_security(app: Flask) -> None:
-    """Check the secret key, set cookie flags and rate-limit login; call after the blueprints
-    are registered (the login route is found by its path)."""
+    """Check the secret key, set cookie flags and the security headers."""
     production = is_production(app)
     app.config["SECRET_KEY"] = _secret_key(app, production)
     for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):  # Flask's session, Flask-Login's
@@ -66,7 +66,6 @@ def init_security(app: Flask) -> None:
         app.config[f"{prefix}_SECURE"] = production
     app.session_interface = CookieSessionsOutsideTheApi()
     app.after_request(_security_headers)
-    _limit_login(app)
 
 
 # No 'unsafe-inline' anywhere: templates load scripts/styles from /static only (the demo's
@@ -91,19 +90,18 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _limit_login(app: Flask) -> None:
-    """Rate-limit POST on every route ending in /login, per client IP."""
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    limiter = Limiter(get_remote_address, app=app)  # one per app: counters never leak between
-    login_limit = app.config.get("LOGIN_RATE_LIMIT", LOGIN_RATE_LIMIT)
-    for rule in app.url_map.iter_rules():
-        if rule.rule.rstrip("/").endswith("/login") and "POST" in (rule.methods or ()):
-            view = app.view_functions[rule.endpoint]
-            app.view_functions[rule.endpoint] = limiter.limit(login_limit, methods=["POST"])(view)
-    # The decorated views check their own limit; the limiter's before-request hook would
-    # resolve (empty) limits for every other request too: 10% of a returning unit's /assign
-    # in the bench profile. tests/hardening/test_access.py proves login stays limited.
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+def session_idle_minutes(app: Flask) -> float:
+    """Minutes a signed-in session may stay unused: the setting, else the environment, else
+    the default; a value that is not a positive number fails at start."""
+    configured = app.config.get(IDLE_SETTING)
+    raw = configured if configured is not None else os.environ.get(IDLE_VARIABLE)
+    try:
+        minutes = DEFAULT_IDLE_MINUTES if raw in (None, "") else float(raw)
+    except (TypeError, ValueError):
+        minutes = math.nan
+    if not 0 < minutes < math.inf:
+        raise ValueError(f"{IDLE_VARIABLE} must be a positive number of minutes, got {raw!r}")
+    return minutes
 
 
 def _secret_key(app: Flask, production: bool) -> str:

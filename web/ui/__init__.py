@@ -16,6 +16,7 @@ from web.ui.i18n import init_i18n, language_blueprint
 def create_ui_blueprint() -> Blueprint:
     """A fresh ``ui`` blueprint with the page blueprints and the access check."""
     ui = Blueprint("ui", __name__)
+    ui.before_request(auth.expire_idle_session)  # first: an idle session is signed out
     ui.before_request(access.enforce_access)
     access.register_error_pages(ui)
     for child in (auth.create_blueprint(), experiments.create_blueprint(),

@@ -1,6 +1,7 @@
-"""Flask-WTF forms of the pages whose fields are fixed: sign in, users, lifecycle actions, the
-sample-size calculator. (The experiment form is dynamic, one field per catalogue unit and
-variant, and is validated by the experiment schema itself: see :mod:`web.ui.definition_form`.)
+"""Flask-WTF forms of the pages whose fields are fixed: sign in, users, passwords, lifecycle
+actions, the sample-size calculator. (The experiment form is dynamic, one field per catalogue
+unit and variant, and is validated by the experiment schema itself: see
+:mod:`web.ui.definition_form`.)
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, InputRequired, NumberRange
+from wtforms.validators import DataRequired, EqualTo, InputRequired, NumberRange
 
 from experiments.users import ROLES
 
@@ -33,6 +34,22 @@ class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired()])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     role = SelectField(_l("Role"), choices=list(ROLES))
+
+
+class RoleForm(FlaskForm):
+    """Another role for an existing account (its sessions end: experiments.users)."""
+
+    role = SelectField(_l("Role"), choices=list(ROLES))
+
+
+class PasswordForm(FlaskForm):
+    """The signed-in user's own new password, after the current one (length rule in
+    experiments.users)."""
+
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[DataRequired()])
+    repeat = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))])
 
 
 class ActionForm(FlaskForm):
