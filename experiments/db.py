@@ -6,12 +6,14 @@ SQLite is the zero-setup default (a file under ./instance); PostgreSQL works thr
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,13 +69,51 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe to call on every start."""
+    """Bring the schema to ``revision``; safe to call on every start.
+
+    Each migration runs in a transaction of its own, together with its version stamp, so one
+    that fails half-way leaves the schema and the stamp as the previous one left them (env.py
+    sets ``transaction_per_migration``). On PostgreSQL a session-level advisory lock serializes
+    concurrent starts of several workers: it outlives the per-migration commits.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with migration_connection(engine) as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.execute(select(func.pg_advisory_lock(_MIGRATION_LOCK_ID)))
+            connection.commit()  # alembic only manages transactions it begins itself
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        finally:
+            if postgres:
+                connection.rollback()
+                connection.execute(select(func.pg_advisory_unlock(_MIGRATION_LOCK_ID)))
+                connection.commit()
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection on which a transaction covers DDL too.
+
+    pysqlite only opens a transaction before INSERT/UPDATE/DELETE, so a CREATE or ALTER would
+    commit at once and a failed migration leave its tables behind. Following SQLAlchemy's
+    pysqlite notes ("Serializable isolation / Savepoints / Transactional DDL"), the driver's
+    own BEGIN is switched off (autocommit isolation, reset when the connection goes back to
+    the pool) and every transaction SQLAlchemy begins emits an explicit BEGIN IMMEDIATE. Only this
+    connection: the app's sessions keep the driver's behaviour their concurrency relies on.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            event.listen(connection, "begin", _begin_explicitly)
+        yield connection
+
+
+def _begin_explicitly(connection: Connection) -> None:
+    """IMMEDIATE takes the write lock at once (waiting up to busy_timeout for another writer),
+    so a migration never fails half-way on a lock it could not upgrade to."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def current_revision(engine: Engine) -> str | None:
