@@ -30,5 +30,5 @@ def downgrade() -> None:
     op.execute("DELETE FROM audit_entries WHERE experiment_id IS NULL")
     with op.batch_alter_table("audit_entries") as batch:
         batch.alter_column("experiment_id", existing_type=sa.Integer(), nullable=False)
-    with op.batch_alter_table("experiments") as batch:
-        batch.drop_column("archived_at")
+    # Native DROP COLUMN (SQLite 3.35+): recreating experiments would cascade-delete its rows.
+    op.drop_column("experiments", "archived_at")
