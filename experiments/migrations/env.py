@@ -15,7 +15,11 @@ target_metadata = Base.metadata
 def run_migrations(connection: Connection) -> None:
     """Configure the context on ``connection`` and run the pending migrations, each in its own
     transaction with its version stamp (DDL included on SQLite: see
-    experiments.db.migration_connection), so a failing one changes nothing."""
+    experiments.db.migration_connection), so a failing one changes nothing.
+
+    SQLite: ``PRAGMA foreign_keys`` cannot be switched off inside that transaction, so a batch
+    operation that recreates a table other tables reference (DROP of the old copy) would
+    cascade-delete their rows; use native ALTERs there (ADD/DROP/RENAME COLUMN)."""
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

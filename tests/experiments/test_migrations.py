@@ -2,7 +2,8 @@
 they were, on both backends, and the next start (fault removed) succeeds.
 
 The fault is injected as a real migration script in a copy of the versions directory: it
-creates a table, adds a column to an existing one, then raises.
+creates a table, adds a column to an existing one, then fails, either in Python or with an
+SQL error (which on PostgreSQL also aborts the transaction).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from experiments import db
 from experiments.db import (
@@ -27,6 +29,10 @@ from experiments.definitions import create_experiment
 from experiments.models import Experiment
 from tests.experiments.conftest import stock_definition
 
+FAILURES = {
+    "python": ('raise RuntimeError("injected migration failure")', RuntimeError),
+    "sql": ('op.execute("SELECT injected_missing_column FROM experiments")', DBAPIError),
+}
 FAULTY_MIGRATION = '''"""faulty: fails after two DDL statements"""
 import sqlalchemy as sa
 from alembic import op
@@ -40,7 +46,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table("fault_probe", sa.Column("id", sa.Integer(), primary_key=True))
     op.add_column("experiments", sa.Column("fault_column", sa.Integer()))
-    raise RuntimeError("injected migration failure")
+    {failure}
 
 
 def downgrade() -> None:
@@ -57,11 +63,12 @@ def real_head() -> str:
 class Fault:
     """A copy of the migrations with the faulty one added, switched on and off."""
 
-    def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
         shutil.copytree(db.MIGRATIONS_DIR, directory,
                         ignore=shutil.ignore_patterns("__pycache__"))
+        failure, self.error = FAILURES[kind]
         (directory / "versions" / "9999_fault.py").write_text(
-            FAULTY_MIGRATION.format(head=real_head()), encoding="utf-8")
+            FAULTY_MIGRATION.format(head=real_head(), failure=failure), encoding="utf-8")
         self.head = real_head()  # the last real migration: where a failed run must stay
         self.directory = directory
         self.monkeypatch = monkeypatch
@@ -73,9 +80,9 @@ class Fault:
         self.monkeypatch.undo()
 
 
-@pytest.fixture
-def fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fault:
-    return Fault(tmp_path / "migrations", monkeypatch)
+@pytest.fixture(params=sorted(FAILURES))
+def fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Fault:
+    return Fault(tmp_path / "migrations", monkeypatch, request.param)
 
 
 @pytest.fixture
@@ -96,14 +103,14 @@ def test_failed_migration_leaves_schema_and_version_untouched(
     bare_engine: Engine, fault: Fault, make_app: Callable[..., Flask],
 ) -> None:
     fault.inject()
-    with pytest.raises(RuntimeError, match="injected"):
+    with pytest.raises(fault.error, match="injected"):
         upgrade(bare_engine)
     # every real migration before the faulty one was committed, one transaction each
     assert current_revision(bare_engine) == fault.head
     before = schema_of(bare_engine)
     assert "fault_probe" not in before and "fault_column" not in before["experiments"]
 
-    with pytest.raises(RuntimeError, match="injected"):
+    with pytest.raises(fault.error, match="injected"):
         upgrade(bare_engine)  # a start that fails again changes nothing either
     assert schema_of(bare_engine) == before and current_revision(bare_engine) == fault.head
 
@@ -120,7 +127,7 @@ def test_failed_migration_keeps_the_rows_of_the_table_it_altered(
     with make_session_factory(bare_engine).begin() as session:
         create_experiment(session, stock_definition())
     fault.inject()
-    with pytest.raises(RuntimeError, match="injected"):
+    with pytest.raises(fault.error, match="injected"):
         upgrade(bare_engine)
     with make_session_factory(bare_engine)() as session:
         assert [e.key for e in session.scalars(select(Experiment))] == ["stock-test"]
