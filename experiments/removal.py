@@ -83,10 +83,9 @@ def delete_experiment(session: Session, key: str, *, actor: str = audit.SYSTEM) 
         "audit_entries": delete(AuditEntry).where(AuditEntry.experiment_id == experiment.id),
     })
     session.delete(experiment)
-    audit.record_removal(session, actor, "delete", {"experiment": experiment.key,
-                                               "name": experiment.name,
-                                               "status": experiment.status,
-                                               "removed": removed})
+    tombstone = {"experiment": experiment.key, "name": experiment.name,
+                 "status": experiment.status, "removed": removed}
+    audit.record_removal(session, actor, "delete", tombstone)
     return removed
 
 
