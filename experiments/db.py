@@ -100,8 +100,9 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     commit at once and a failed migration leave its tables behind. Following SQLAlchemy's
     pysqlite notes ("Serializable isolation / Savepoints / Transactional DDL"), the driver's
     own BEGIN is switched off (autocommit isolation, reset when the connection goes back to
-    the pool) and every transaction SQLAlchemy begins emits an explicit BEGIN IMMEDIATE. Only this
-    connection: the app's sessions keep the driver's behaviour their concurrency relies on.
+    the pool) and every transaction SQLAlchemy begins emits an explicit BEGIN IMMEDIATE.
+    Only this connection: the app's sessions keep the driver's behaviour their concurrency
+    relies on.
     """
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
