@@ -5,9 +5,10 @@ SQLite is the zero-setup default (a file under ./instance); PostgreSQL works thr
 """
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -73,23 +74,47 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     Each migration runs in a transaction of its own, together with its version stamp, so one
     that fails half-way leaves the schema and the stamp as the previous one left them (env.py
-    sets ``transaction_per_migration``). On PostgreSQL a session-level advisory lock serializes
-    concurrent starts of several workers: it outlives the per-migration commits.
+    sets ``transaction_per_migration``). Concurrent starts take turns (:func:`_one_migrator`).
     """
     config = alembic_config()
-    with migration_connection(engine) as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            connection.execute(select(func.pg_advisory_lock(_MIGRATION_LOCK_ID)))
-            connection.commit()  # alembic only manages transactions it begins itself
-        try:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-        finally:
-            if postgres:
-                connection.rollback()
-                connection.execute(select(func.pg_advisory_unlock(_MIGRATION_LOCK_ID)))
-                connection.commit()
+    with migration_connection(engine) as connection, _one_migrator(connection):
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _one_migrator(connection: Connection) -> AbstractContextManager[None]:
+    """Serialize concurrent upgrades (several workers, a CLI beside the server), which would
+    otherwise both read the old version and run the same migration twice.
+
+    PostgreSQL: a session-level advisory lock, which outlives the per-migration commits.
+    SQLite: an exclusive lock on a file beside the database (none for an in-memory one,
+    which no other process can open).
+    """
+    if connection.dialect.name == "postgresql":
+        return _advisory_lock(connection)
+    database = connection.engine.url.database
+    if connection.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+        return _file_lock(f"{database}.migrate-lock")
+    return nullcontext()
+
+
+@contextmanager
+def _advisory_lock(connection: Connection) -> Iterator[None]:
+    connection.execute(select(func.pg_advisory_lock(_MIGRATION_LOCK_ID)))
+    connection.commit()  # alembic only manages transactions it begins itself
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.execute(select(func.pg_advisory_unlock(_MIGRATION_LOCK_ID)))
+        connection.commit()
+
+
+@contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @contextmanager

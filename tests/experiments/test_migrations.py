@@ -8,6 +8,8 @@ SQL error (which on PostgreSQL also aborts the transaction).
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from experiments.db import (
 )
 from experiments.definitions import create_experiment
 from experiments.models import Experiment
+from tests.conftest import REPO_ROOT
 from tests.experiments.conftest import stock_definition
 
 FAILURES = {
@@ -132,3 +135,29 @@ def test_failed_migration_keeps_the_rows_of_the_table_it_altered(
     with make_session_factory(bare_engine)() as session:
         assert [e.key for e in session.scalars(select(Experiment))] == ["stock-test"]
     assert "fault_column" not in schema_of(bare_engine)["experiments"]
+
+
+def test_concurrent_first_starts_take_turns(db_url: str, bare_engine: Engine) -> None:
+    """Four processes migrating an empty database at the same moment: each succeeds, none runs
+    a migration another already ran (before: "table … already exists" on SQLite)."""
+    code = ("import sys; from experiments.db import make_engine, upgrade; "
+            "engine = make_engine(sys.argv[1]); print('ready', flush=True); "
+            "sys.stdin.readline(); upgrade(engine); engine.dispose()")
+    starts = [subprocess.Popen([sys.executable, "-c", code, db_url], cwd=REPO_ROOT, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE) for _ in range(4)]
+    for start in starts:  # every process imported and connected: then all go at once
+        assert start.stdout is not None and start.stdout.readline() == "ready\n"
+    for start in starts:
+        assert start.stdin is not None
+        start.stdin.write("go\n")
+        start.stdin.close()
+    codes = [start.wait(timeout=120) for start in starts]
+    failures = []
+    for start in starts:
+        assert start.stdout is not None and start.stderr is not None
+        failures.append(start.stderr.read())
+        start.stdout.close()
+        start.stderr.close()
+    assert codes == [0] * 4, failures
+    assert current_revision(bare_engine) == real_head()
