@@ -5,7 +5,8 @@ itself, so a change without its entry (or the reverse) cannot be committed. Call
 actor: a user name from the web app, ``api key <prefix>`` from the JSON API, else
 :data:`SYSTEM` (command line, allocation runs). Each entry's detail also keeps ``on_version``,
 the experiment version the change was made to, so an editor who read version ``v`` can be
-told who changed what since (:func:`changes_since`).
+told who changed what since (:func:`changes_since`). Removals are recorded without an
+experiment (:func:`record_removal`): see experiments.removal.
 """
 from __future__ import annotations
 
@@ -36,6 +37,22 @@ def record(
                        detail={**detail, ON_VERSION: made_to})
     session.add(entry)
     return entry
+
+
+def record_removal(session: Session, actor: str, action: str,
+                   detail: Mapping[str, Any]) -> AuditEntry:
+    """Add the entry of a removal (``delete``, ``erase``): it belongs to no experiment, so it
+    outlives what it removed. ``detail`` must hold no erased personal data."""
+    entry = AuditEntry(experiment_id=None, actor=actor, action=action, detail=dict(detail))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def removals(session: Session) -> list[AuditEntry]:
+    """The entries of deletions and erasures, newest first."""
+    query = select(AuditEntry).where(AuditEntry.experiment_id.is_(None))
+    return list(session.scalars(query.order_by(AuditEntry.id.desc())))
 
 
 def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -216,9 +216,12 @@ def get_experiment(session: Session, key: str, *, for_update: bool = False) -> E
     return experiment
 
 
-def list_experiments(session: Session) -> list[Experiment]:
-    """Every experiment, by key."""
-    return list(session.scalars(select(Experiment).order_by(Experiment.key)))
+def list_experiments(session: Session, *, archived: bool = False) -> list[Experiment]:
+    """Every experiment by key; archived ones only when asked (experiments.removal)."""
+    query = select(Experiment).order_by(Experiment.key)
+    if not archived:
+        query = query.where(Experiment.archived_at.is_(None))
+    return list(session.scalars(query))
 
 
 def design_of(experiment: Experiment, catalogue: Catalogue | None = None) -> Design:
@@ -329,13 +332,14 @@ def touch(experiment: Experiment) -> None:
 
 def check_layer(session: Session, definition: ExperimentDefinition, exclude_id: int | None) -> None:
     """LayerOverlap when another experiment holding its layer (draft, running, paused or
-    promoted: LAYER_HOLDING_STATUSES) claims part of the same range."""
+    promoted: LAYER_HOLDING_STATUSES, and not archived) claims part of the same range."""
     if definition.layer is None:
         return
     start, end = definition.layer.range
     query = select(Experiment.key, Experiment.layer_start, Experiment.layer_end).where(
         Experiment.layer_name == definition.layer.name,
         Experiment.status.in_(LAYER_HOLDING_STATUSES),
+        Experiment.archived_at.is_(None),
         Experiment.layer_start < end,
         Experiment.layer_end > start,
     )

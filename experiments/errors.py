@@ -72,6 +72,18 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class ExperimentServing(Conflict):
+    """Archive or delete asked of an experiment that still serves arms to shoppers."""
+
+    code = "experiment_serving"
+
+
+class ExperimentArchived(Conflict):
+    """A lifecycle move asked of an archived experiment (unarchive it first)."""
+
+    code = "experiment_archived"
+
+
 class NotAllocatable(Conflict):
     """Allocation asked of an experiment that is not a running Thompson-sampling experiment."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from experiments import audit
 from experiments.definitions import check_layer, design_of, get_experiment, touch
-from experiments.errors import FieldIssue, IllegalTransition, InvalidInput
+from experiments.errors import ExperimentArchived, FieldIssue, IllegalTransition, InvalidInput
 from experiments.models import Experiment, utcnow
 from experiments.schema import ExperimentDefinition
 from variants import Catalogue
@@ -29,6 +29,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 
 def _move(session: Session, key: str, action: str, actor: str, **detail: str) -> Experiment:
     experiment = get_experiment(session, key)
+    if experiment.archived_at is not None:
+        raise ExperimentArchived(f"cannot {action} experiment {key!r}: it is archived"
+                                 " (unarchive it first)", field="archived")
     sources, target = TRANSITIONS[action]
     if experiment.status not in sources:
         allowed = ", ".join(sorted(sources))

@@ -92,6 +92,7 @@ class Experiment(Base):
     started_at: Mapped[datetime | None]
     stopped_at: Mapped[datetime | None]
     promoted_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
 
 
 class WeightsPeriod(Base):
@@ -221,16 +222,20 @@ class LoginThrottle(Base):
 
 
 class AuditEntry(Base):
-    """Who changed which experiment, when, and what (create, edit, start, pause, stop, promote).
+    """Who changed which experiment, when, and what (create, edit, start, pause, stop, promote,
+    archive, unarchive).
 
-    ``actor`` is a user name or ``api key <prefix>``; ``detail`` says what changed.
+    ``actor`` is a user name or ``api key <prefix>``; ``detail`` says what changed. Removals
+    (``delete`` of an experiment, ``erase`` of a shopper's rows) have no ``experiment_id``:
+    their entry outlives what they removed (experiments.removal).
     """
 
     __tablename__ = "audit_entries"
     __table_args__ = (Index("ix_audit_entries_experiment", "experiment_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"))
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]]

@@ -1,4 +1,4 @@
-"""The ``abtest`` command line: serve, load playbooks, manage API keys, migrate, export.
+"""The ``abtest`` command line: serve, load playbooks, manage API keys, migrate, export, erase.
 
 Errors a user can fix (a bad playbook, an unknown experiment) print one line per problem,
 naming the file and field, and exit with status 1; usage errors exit 2 (click's convention).
@@ -18,10 +18,21 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from experiments import apikeys, export, reports, results, results_text, segments, users
+from experiments import (
+    apikeys,
+    export,
+    removal,
+    reports,
+    results,
+    results_text,
+    segments,
+    users,
+)
 from experiments.db import current_revision, make_engine, make_session_factory, upgrade
 from experiments.definitions import Design, parse_definition, upsert_experiment
 from experiments.errors import DomainError, FieldIssue, InvalidInput
+from web.endpoint import parse
+from web.schemas import UnitPath
 
 
 class Settings:
@@ -208,6 +219,23 @@ def results_command(settings: Settings, key: str, segment: str | None, alpha: fl
     document = results.results_document(found)
     click.echo(json.dumps(document, ensure_ascii=False, indent=1) if as_json
                else results_text.format_results(document))
+
+
+@main.command("erase")
+@click.option("--unit-id", required=True, help="The shopper's unit id, as the storefront sent it.")
+@click.pass_obj
+def erase(settings: Settings, unit_id: str) -> None:
+    """Erase one shopper's assignments, events, feedback and segment in every experiment.
+
+    Audited (counts only, never the unit id); erasing again removes 0 rows."""
+    try:
+        checked = parse(UnitPath, {"unit_id": unit_id})
+    except InvalidInput as error:
+        fail([f"--unit-id: {issue.message}" for issue in error.issues])
+    with settings.transaction() as session:
+        removed = removal.erase_unit(session, checked.unit_id)
+    counts = ", ".join(f"{table} {n}" for table, n in removed.items())
+    click.echo(f"erased unit: {counts} ({sum(removed.values())} rows)")
 
 
 @main.group("export")

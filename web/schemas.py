@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, RootModel, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    model_validator,
+)
 
 from experiments.schema import EventIn, ExperimentDefinition, FiniteJson, InputModel, Slug
 from experiments.tracking import MAX_EVENTS_PER_CALL
@@ -98,6 +105,8 @@ class ExperimentOut(BaseModel):
     started_at: datetime | None
     stopped_at: datetime | None
     promoted_at: datetime | None
+    archived_at: datetime | None = Field(
+        description="Set while archived: hidden from the default list, no lifecycle moves")
     definition: ExperimentDefinition
 
 
@@ -121,9 +130,31 @@ class AllocationOut(BaseModel):
 
 
 class ExperimentsOut(BaseModel):
-    """Every experiment."""
+    """Every experiment (archived ones only with ``archived=true``)."""
 
     experiments: list[ExperimentOut]
+
+
+class ExperimentsQuery(BaseModel):
+    """Query parameters of the experiment list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archived: bool = Field(default=False, description="Also list archived experiments")
+
+
+class UnitPath(_Request):
+    """The unit id of a path, checked as the storefront's (length, storable text)."""
+
+    unit_id: UnitId
+
+
+class RemovedOut(BaseModel):
+    """Rows removed, by table. A deletion leaves one tombstone entry in the audit log; an
+    erasure an entry with these counts and without the unit id. Erasing a unit again answers
+    200 with every count 0."""
+
+    removed: dict[str, int]
 
 
 class HealthOut(BaseModel):

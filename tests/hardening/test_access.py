@@ -38,7 +38,8 @@ PUBLIC_ROUTES = {
                             "how to use one",
 }
 SAMPLE_ARGUMENTS = {"key": "some-experiment", "action": "start", "code": "en", "username": "ed",
-                    "name": "report.pdf", "filename": "abtest.js"}
+                    "name": "report.pdf", "filename": "abtest.js", "unit_id": "some-unit",
+                    "change": "delete"}
 PASSWORD = "correct horse battery staple"
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -120,6 +121,7 @@ def test_storefront_key_cannot_use_admin_routes(app: Flask, storefront_headers) 
             admin_routes.add((method, rule.rule))
     assert {("GET", "/api/v1/experiments/<key>/results"), ("PUT", "/api/v1/experiments/<key>"),
             ("POST", "/api/v1/experiments"), ("POST", "/api/v1/experiments/<key>/start"),
+            ("DELETE", "/api/v1/experiments/<key>"), ("DELETE", "/api/v1/units/<path:unit_id>"),
             } <= admin_routes
 
 

@@ -1,18 +1,27 @@
-"""/experiments: define, read, update, move through the lifecycle, and allocate (admin)."""
+"""/experiments: define, read, update, move through the lifecycle, allocate, archive and
+delete (admin)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
 
-from flask import Blueprint
+from flask import Blueprint, request
 
-from experiments import definitions, lifecycle
+from experiments import definitions, lifecycle, removal
 from experiments.allocation import allocate_experiment, promote_by_hand
 from experiments.assignment import compile_live
 from experiments.models import Experiment
 from experiments.schema import ExperimentDefinition
-from web.endpoint import api_actor, endpoint, if_match_version, session
-from web.schemas import AllocationOut, ArmOut, ExperimentOut, ExperimentsOut, PromoteRequest
+from web.endpoint import api_actor, endpoint, if_match_version, parse, session
+from web.schemas import (
+    AllocationOut,
+    ArmOut,
+    ExperimentOut,
+    ExperimentsOut,
+    ExperimentsQuery,
+    PromoteRequest,
+    RemovedOut,
+)
 
 blueprint = Blueprint("experiments", __name__)
 
@@ -30,14 +39,16 @@ def experiment_out(experiment: Experiment) -> ExperimentOut:
         version=experiment.version, created_at=experiment.created_at,
         updated_at=experiment.updated_at, started_at=experiment.started_at,
         stopped_at=experiment.stopped_at, promoted_at=experiment.promoted_at,
-        definition=design.definition,
+        archived_at=experiment.archived_at, definition=design.definition,
     )
 
 
 @blueprint.get("/experiments")
-@endpoint(summary="List experiments", scope="admin", response=ExperimentsOut)
+@endpoint(summary="List experiments (archived ones only with archived=true)", scope="admin",
+          response=ExperimentsOut, query=ExperimentsQuery)
 def list_experiments() -> ExperimentsOut:
-    found = definitions.list_experiments(session())
+    query: ExperimentsQuery = parse(ExperimentsQuery, request.args.to_dict())
+    found = definitions.list_experiments(session(), archived=query.archived)
     return ExperimentsOut(experiments=[experiment_out(e) for e in found])
 
 
@@ -67,6 +78,15 @@ def update_experiment(key: str, payload: ExperimentDefinition) -> ExperimentOut:
         session(), key, payload, actor=api_actor(), expected_version=if_match_version()))
 
 
+@blueprint.delete("/experiments/<key>")
+@endpoint(summary="Delete a draft or stopped experiment and all its rows (assignments,"
+                  " events, feedback, weights periods, allocation decisions, audit entries);"
+                  " one tombstone audit entry remains. 409 while it serves arms (running,"
+                  " paused, promoted)", scope="admin", response=RemovedOut)
+def delete_experiment(key: str) -> RemovedOut:
+    return RemovedOut(removed=removal.delete_experiment(session(), key, actor=api_actor()))
+
+
 @blueprint.post("/experiments/<key>/promote")
 @endpoint(summary="Promote a winner arm: new units get it, assigned units keep theirs",
           scope="admin", body=PromoteRequest, response=ExperimentOut)
@@ -84,7 +104,7 @@ def allocate(key: str) -> AllocationOut:
 
 
 def _transition_view(action: str, move: Callable[..., Experiment]) -> Callable[..., object]:
-    """One view per argument-less lifecycle move (start, pause, stop)."""
+    """One view per argument-less move (start, pause, stop, archive, unarchive)."""
 
     def view(key: str) -> ExperimentOut:
         return experiment_out(move(session(), key, actor=api_actor()))
@@ -97,6 +117,8 @@ def _transition_view(action: str, move: Callable[..., Experiment]) -> Callable[.
 
 for _action, _move in (("start", lifecycle.start_experiment),
                        ("pause", lifecycle.pause_experiment),
-                       ("stop", lifecycle.stop_experiment)):
+                       ("stop", lifecycle.stop_experiment),
+                       ("archive", removal.archive_experiment),
+                       ("unarchive", removal.unarchive_experiment)):
     blueprint.add_url_rule(f"/experiments/<key>/{_action}", methods=["POST"],
                            view_func=_transition_view(_action, _move))

@@ -1,5 +1,6 @@
 """Experiment pages: the list, the form (create, edit), the page with results, lifecycle
-actions, and the two JSON helpers of the form (arm preview, sample-size calculator).
+actions, archive and delete, and the two JSON helpers of the form (arm preview, sample-size
+calculator).
 
 Helper and creation URLs live under ``/experiments/-/``: an experiment key never starts with
 ``-``, so no key can shadow them. Views parse, call the experiments services, and render.
@@ -29,16 +30,16 @@ from werkzeug.wrappers import Response
 import variants
 from abtest import verdict as verdicts
 from abtest.stats.power import days_needed, sample_size
-from experiments import audit, definitions, lifecycle, results, survey
+from experiments import audit, definitions, lifecycle, removal, results, survey
 from experiments.allocation import promote_by_hand
 from experiments.definitions import ACTIVE_STATUSES, design_of, get_experiment
-from experiments.errors import DomainError, IllegalTransition, InvalidInput
+from experiments.errors import DomainError, ExperimentServing, IllegalTransition, InvalidInput
 from experiments.models import AuditEntry, Experiment, utcnow
 from web.api.results import ResultsQuery
 from web.endpoint import parse, session
 from web.ui import definition_form as df
 from web.ui.access import requires
-from web.ui.forms import ActionForm, PromoteForm, SampleSizeForm
+from web.ui.forms import ActionForm, PromoteForm, RetentionForm, SampleSizeForm
 from web.ui.i18n import current_language, label
 from web.ui.issues import issue_text
 from web.ui.reasons import describe
@@ -48,6 +49,11 @@ MOVES: dict[str, Callable[..., Experiment]] = {
     "start": lifecycle.start_experiment,
     "pause": lifecycle.pause_experiment,
     "stop": lifecycle.stop_experiment,
+}
+RETENTION: dict[str, Callable[..., Any]] = {
+    "archive": removal.archive_experiment,
+    "unarchive": removal.unarchive_experiment,
+    "delete": removal.delete_experiment,
 }
 
 
@@ -63,6 +69,7 @@ def create_blueprint() -> Blueprint:
         ("/experiments/<key>", page, ["GET"]),
         ("/experiments/<key>/edit", edit, ["GET", "POST"]),
         ("/experiments/<key>/<any(start,pause,stop,promote):action>", act, ["POST"]),
+        ("/experiments/<key>/<any(archive,unarchive,delete):change>", retain, ["POST"]),
     ]
     for rule, view, methods in rules:
         blueprint.add_url_rule(rule, view_func=view, methods=methods)
@@ -85,9 +92,12 @@ class Summary:
 
 
 def experiment_list() -> str:
-    """Status, days running, traffic, primary-metric leader and alerts of every experiment."""
-    rows = [summarize(e, results_for(e)) for e in definitions.list_experiments(session())]
-    return render_template("experiments/list.html", rows=rows)
+    """Status, days running, traffic, primary-metric leader and alerts of every experiment;
+    archived ones only with ``?archived=1``."""
+    archived = request.args.get("archived") == "1"
+    found = definitions.list_experiments(session(), archived=archived)
+    rows = [summarize(e, results_for(e)) for e in found]
+    return render_template("experiments/list.html", rows=rows, archived=archived)
 
 
 def results_for(experiment: Experiment, segment: str | None = None) -> Document | None:
@@ -252,7 +262,8 @@ def page(key: str) -> str:
         "experiments/page.html", experiment=experiment, design=design, document=document,
         segment=segment, segment_errors=segment_errors, insights=_insights(experiment, document),
         actions=_allowed_actions(experiment), action_form=ActionForm(),
-        entries=audit.entries(session(), experiment), can_edit=_can_edit(experiment))
+        entries=audit.entries(session(), experiment), can_edit=_can_edit(experiment),
+        removable=experiment.status not in removal.SERVING_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -297,6 +308,8 @@ def _segment_choice() -> tuple[str | None, list[str]]:
 
 
 def _allowed_actions(experiment: Experiment) -> list[str]:
+    if experiment.archived_at is not None:
+        return []  # refused until unarchived (experiments.removal)
     return [action for action, (sources, _target) in lifecycle.TRANSITIONS.items()
             if experiment.status in sources]
 
@@ -354,3 +367,34 @@ def _move(experiment: Experiment, action: str, form: ActionForm) -> None:
         promote_by_hand(session(), experiment.key, form.arm.data, actor=actor)
     else:
         MOVES[action](session(), experiment.key, actor=actor)
+
+
+@requires("admin")
+def retain(key: str, change: str) -> tuple[str, int] | Response:
+    """Archive, unarchive or delete. Archive and delete need the key typed into the form; a
+    wrong key, or an experiment that still serves its arms, changes nothing and comes back to
+    the page with the reason (422, 409). A deleted experiment leaves for the list."""
+    get_experiment(session(), key)  # 404 before anything else; CSRFProtect checked the token
+    typed = RetentionForm().confirm_key.data or ""
+    if change != "unarchive" and typed.strip() != key:
+        flash(_("Type the key %(key)s to confirm; nothing was changed.", key=key), "error")
+        return page(key), 422
+    try:
+        outcome = RETENTION[change](session(), key, actor=current_user.username)
+        session().commit()
+    except ExperimentServing:
+        session().rollback()
+        flash(_serving_problem(key, change), "error")
+        return page(key), 409
+    if change == "delete":
+        flash(_("Deleted %(key)s with its %(rows)s rows.", key=key, rows=sum(outcome.values())))
+        return redirect(url_for("ui.experiments.experiment_list"))
+    flash(_("Done: %(action)s.", action=label(change)))
+    return redirect(url_for("ui.experiments.page", key=key))
+
+
+def _serving_problem(key: str, change: str) -> str:
+    status = get_experiment(session(), key).status
+    return _("Cannot %(action)s this experiment: it is %(status)s and still serves its arms. "
+             "Stop it first: archive and delete are for draft and stopped experiments.",
+             action=label(change), status=label(status))

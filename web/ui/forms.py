@@ -1,6 +1,6 @@
 """Flask-WTF forms of the pages whose fields are fixed: sign in, users, passwords, lifecycle
-actions, the sample-size calculator. (The experiment form is dynamic, one field per catalogue
-unit and variant, and is validated by the experiment schema itself: see
+actions, archive and delete, the sample-size calculator. (The experiment form is dynamic, one
+field per catalogue unit and variant, and is validated by the experiment schema itself: see
 :mod:`web.ui.definition_form`.)
 """
 from __future__ import annotations
@@ -63,6 +63,13 @@ class PromoteForm(ActionForm):
     """Promotion also names the winning arm (choices: the experiment's arms)."""
 
     arm = RadioField(_l("Winning arm"), validators=[InputRequired()], choices=[])
+
+
+class RetentionForm(FlaskForm):
+    """Archive, unarchive or delete. Archive and delete need the experiment's key typed in
+    ``confirm_key``: a deliberate act, not a slip of the mouse (checked by the view)."""
+
+    confirm_key = StringField(_l("Type the key to confirm"))
 
 
 class SampleSizeForm(FlaskForm):

@@ -27,6 +27,7 @@ LABELS = {
     "start": _l("start"), "pause": _l("pause"), "stop": _l("stop"), "promote": _l("promote"),
     "create": _l("create"), "edit": _l("edit"),
     "guardrail_hold": _l("held at the floor by a guardrail"),
+    "archive": _l("archive"), "unarchive": _l("unarchive"), "delete": _l("delete"),
     "viewer": _l("viewer"), "editor": _l("editor"), "admin": _l("admin"),
     "primary": _l("primary"), "secondary": _l("secondary"), "guardrail": _l("guardrail"),
 }

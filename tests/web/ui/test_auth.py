@@ -23,7 +23,8 @@ def test_every_ui_route_needs_a_signed_in_user(app: Flask, client: FlaskClient) 
              if r.endpoint.startswith("ui.") and r.endpoint not in PUBLIC]
     assert len(rules) >= 8
     for rule in rules:
-        url = rule.build({name: "x" for name in rule.arguments} | {"action": "start"})[1]
+        samples = {"action": "start", "change": "delete"}
+        url = rule.build({name: "x" for name in rule.arguments} | samples)[1]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             answer = client.open(url, method=method, data={"csrf_token": csrf_token(client)})
             assert answer.status_code == 302, (method, url)
