@@ -57,7 +57,7 @@ from abtest.allocation import (
 from abtest.stats.frequentist import compare
 from abtest.stats.health import check_guardrail
 from abtest.stats.posteriors import Posterior, sample_posteriors
-from abtest.stats.sequential import SequentialResult, sequential_compare
+from abtest.stats.sequential import RELATIVE_SEQUENTIAL_TEST, sequential_compare
 from abtest.stats.stratified import post_stratify
 from abtest.stats.summary import MetricKind, SampleStats
 
@@ -69,9 +69,6 @@ GUARDRAIL_ALPHA = 0.05
 #: because promotions come after tens of thousands of units (GrowthBook's 5,000 default suits a
 #: two-arm test that stops earlier); bench/bandit.py runs with it.
 TUNING_PARAMETER = 20_000.0
-#: Where the guardrail's always-valid test is tightest: harm should show within the first
-#: weeks, while the guarded arm and control have a few thousand units between them.
-GUARDRAIL_TUNING_PARAMETER = 5_000.0
 
 
 @dataclass(frozen=True)
@@ -149,33 +146,41 @@ class PromotionDecision:
 
 
 def guardrail_harm(
-    guardrails: Sequence[GuardrailData],
-    control_index: int = 0,
-    alpha: float = GUARDRAIL_ALPHA,
-    tuning_parameter: float = GUARDRAIL_TUNING_PARAMETER,
+    guardrails: Sequence[GuardrailData], control_index: int = 0, alpha: float = GUARDRAIL_ALPHA
 ) -> dict[int, str]:
     """The arms that some guardrail finds worse than control, each with why.
 
-    Always-valid test (:func:`abtest.stats.sequential.sequential_compare`) of the arm against
-    control on the period-stratified guardrail, two-sided at ``alpha``, flagged when significant
-    in the harmful direction: the bandit checks after every period, so a fixed-horizon test
-    would flag harmless arms by peeking.
+    The test is the one of the guardrail's row on the results page, so the page's alert and
+    the bandit's hold cannot disagree: the two-sided always-valid test of the relative lift
+    (:func:`abtest.stats.sequential.sequential_compare`, default tuning) on the
+    period-stratified arms, significant at ``alpha`` in the harmful direction. Always-valid
+    because the bandit looks after every period; a fixed-horizon test would flag harmless arms
+    by peeking.
     """
     harmed: dict[int, str] = {}
     for guardrail in guardrails:
-        k = len(guardrail.periods[0]) if guardrail.periods else 0
-        for arm in (i for i in range(k) if i != control_index and i not in harmed):
-            result = _stratified_test(guardrail.periods, arm, [control_index], alpha,
-                                      tuning_parameter)
+        arms, kind = results_rows(guardrail.periods, guardrail.kind)
+        for arm in (i for i in range(len(arms)) if i != control_index and i not in harmed):
+            result = sequential_compare(arms[arm], arms[control_index], kind, alpha)
+            p = result.p_value_sequential_relative
             worse = result.absolute_lift < 0 if guardrail.higher_is_better else (
-                result.absolute_lift > 0)
-            if result.significant and worse:
+                result.absolute_lift > 0)  # the relative lift is undefined at a control of 0
+            if p < alpha and worse:
                 direction = "lower" if guardrail.higher_is_better else "higher"
+                low, high = result.relative_ci
                 harmed[arm] = (
-                    f"{guardrail.name} {direction} than control by the always-valid test"
-                    f" (p = {result.p_value_sequential:.3g} < {alpha}, lift"
-                    f" {result.absolute_lift:+.4g})")
+                    f"{guardrail.name} {direction} than control by the {RELATIVE_SEQUENTIAL_TEST}"
+                    f" (p = {p:.3g} < {alpha}; relative change {low:+.0%} to {high:+.0%})")
     return harmed
+
+
+def results_rows(periods: Periods, kind: MetricKind) -> tuple[tuple[SampleStats, ...], MetricKind]:
+    """The arms as the results page analyses them: pooled under the declared kind while the
+    weights never moved, else post-stratified by period (as numeric, see
+    :mod:`abtest.stats.stratified`)."""
+    if len(periods) == 1:
+        return tuple(periods[0]), kind
+    return post_stratify(periods).arms, "numeric"
 
 
 def evaluate_promotion(
@@ -257,14 +262,6 @@ def _units_clause(rule: PromotionRule, periods: Periods) -> Clause:
     met = fewest >= rule.min_units_per_arm
     detail = f"smallest arm has {fewest} units {'>=' if met else '<'} {rule.min_units_per_arm}"
     return Clause("min_units", met, float(fewest), float(rule.min_units_per_arm), detail)
-
-
-def _stratified_test(
-    periods: Periods, arm: int, others: Sequence[int], alpha: float, tuning_parameter: float
-) -> SequentialResult:
-    """Always-valid test of ``arm`` against ``others`` pooled, both post-stratified by period."""
-    treatment, comparison = post_stratify(_pairs(periods, arm, others)).arms
-    return sequential_compare(treatment, comparison, "numeric", alpha, tuning_parameter)
 
 
 def _sequential_clauses(
@@ -361,8 +358,12 @@ def _within_tolerance(
     guardrails: Sequence[GuardrailData], control_index: int, tolerance: float
 ) -> Callable[[int, np.random.Generator], np.ndarray] | None:
     """Per joint draw of every guardrail's posteriors, the arms whose guardrail is within
-    ``tolerance`` (relative) of control's in that draw; control always is. None without a
-    guardrail whose posteriors can be formed."""
+    ``tolerance`` (relative) of the typical arm's in that draw, the median over arms; control
+    always is. Why the median and not control: Thompson sampling starves control, whose wide
+    posterior would let a harmful arm pass in most draws for weeks, while the median of eight
+    arms is tight and moved by a few harmful arms no more than by one. (When most arms are
+    harmful the median is too; the always-valid hold against control still catches them.)
+    None without a guardrail whose posteriors can be formed."""
     formed = [(g, period_posteriors(g.periods, g.kind)) for g in guardrails]
     usable = [(g, posteriors) for g, posteriors in formed if not isinstance(posteriors, str)]
     if not usable:
@@ -372,9 +373,10 @@ def _within_tolerance(
         ok = np.ones((draws, len(usable[0][1])), dtype=bool)
         for guardrail, posteriors in usable:
             values = sample_posteriors(posteriors, draws, rng)
-            control = values[:, [control_index]]
-            ok &= (values >= control * (1 - tolerance)) if guardrail.higher_is_better else (
-                values <= control * (1 + tolerance))
+            typical = np.median(values, axis=1, keepdims=True)
+            ok &= (values >= typical * (1 - tolerance)) if guardrail.higher_is_better else (
+                values <= typical * (1 + tolerance))
+        ok[:, control_index] = True
         return ok
 
     return feasible
@@ -406,9 +408,9 @@ def bandit_step(
 
     Guardrails act twice in the weights: an arm :func:`guardrail_harm` finds worse than control
     is held at the floor, and before any test can say so, an arm counts as best only in the
-    posterior draws where its guardrail is within ``guardrail_tolerance`` of control's (Thompson
-    sampling under a constraint), so a probably harmful arm loses traffic to the best safe one
-    early instead of after the test.
+    posterior draws where its guardrail is within ``guardrail_tolerance`` of the typical arm's
+    (Thompson sampling under a constraint), so a probably harmful arm loses traffic to the best
+    safe one early instead of after the test.
 
     The guardrail check is redone on all the data at every run, not remembered: an arm flagged
     by chance early (seven arms are each tested against control) is released when the evidence
@@ -416,7 +418,7 @@ def bandit_step(
     """
     rng = np.random.default_rng(seed)
     alpha = rule.guardrail_alpha if rule is not None else GUARDRAIL_ALPHA
-    harmed = guardrail_harm(guardrails, control_index, alpha, GUARDRAIL_TUNING_PARAMETER)
+    harmed = guardrail_harm(guardrails, control_index, alpha)
     tolerance = rule.guardrail_tolerance if rule is not None else GUARDRAIL_TOLERANCE
     allocation = thompson_weights(
         periods, kind, floor, min_units, seed=rng, current_weights=current_weights,

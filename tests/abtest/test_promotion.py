@@ -18,6 +18,7 @@ from abtest.promotion import (
     probability_near_best,
 )
 from abtest.stats.posteriors import NormalPosterior, sample_posteriors
+from abtest.stats.sequential import RELATIVE_SEQUENTIAL_TEST
 from abtest.stats.summary import SampleStats
 
 STRONG = [[SampleStats.binary(5000, 250), SampleStats.binary(5000, 400)]]
@@ -105,7 +106,7 @@ def test_guardrail_harm_flags_only_the_harmful_arm_by_the_always_valid_test():
                 SampleStats.binary(3000, 33)]]
     harm = guardrail_harm([GuardrailData("complaint", "binary", False, periods)])
     assert set(harm) == {1}
-    assert "complaint higher than control by the always-valid test" in harm[1]
+    assert f"complaint higher than control by the {RELATIVE_SEQUENTIAL_TEST}" in harm[1]
     better_is_higher = guardrail_harm([GuardrailData("aov", "binary", True, periods)])
     assert better_is_higher == {}
 

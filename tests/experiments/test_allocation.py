@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bench.bandit import scenario, shipped_settings
-from experiments import audit
+from experiments import audit, results
 from experiments.allocation import (
     allocate_due,
     allocate_experiment,
@@ -208,7 +208,10 @@ def test_an_arm_harming_a_guardrail_is_held_at_the_floor_never_promoted_and_audi
     harmful = compile_live(experiment).design.arm_keys[1]
     assert outcome.weights[1] == pytest.approx(THOMPSON["floor"])
     figures = snapshots(session, experiment.key)[0].figures
-    assert "by the always-valid test" in figures["held_back"][harmful]
+    alert = next(check for check in results.experiment_results(session, experiment.key)
+                 .analysis.guardrails.checks if check.arm == harmful)
+    assert alert.harmed  # the page's alert and the bandit's hold: one test, named the same
+    assert f"by the {alert.test}" in figures["held_back"][harmful]
     assert figures["promotion"]["leader"] != harmful
     [entry] = [e for e in audit.entries(session, experiment) if e.action == "guardrail_hold"]
     assert entry.detail["arm"] == harmful and "complaint higher" in entry.detail["reason"]

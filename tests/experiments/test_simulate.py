@@ -8,6 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from experiments.simulate import SimulationReport, best_arms, format_report
 from tests.experiments.conftest import stock_definition
 from web.cli import main
 
@@ -58,3 +59,16 @@ def test_rates_must_fit_the_arms(tmp_path):
     ])
     assert result.exit_code == 1
     assert "1 rates for 2 arms" in result.output
+
+
+def test_a_promoted_arm_tied_for_the_top_rate_is_reported_as_a_true_best_arm():
+    report = SimulationReport(
+        experiment="tie", arms=("a", "b", "c"), true_rates=(0.05, 0.059, 0.059), steps=(),
+        units=(100, 200, 300), conversions=(5, 12, 18), winner="b", promoted_after=400,
+        regret=0.9)
+    output = format_report(report)
+    assert "promoted b after 400 visitors (a true best arm)" in output
+    assert "regret vs always showing arm1 = arm2" in output
+    assert best_arms(report) == (1, 2)
+    wrong = format_report(SimulationReport(**{**report.__dict__, "winner": "a"}))
+    assert "(NOT a best arm)" in wrong
