@@ -34,14 +34,25 @@ says the planned sample is reached while asking for more days. (A plan for the *
 as before, said "planned sample reached" beside the power section's "426 more days".)
 
 A sample ratio mismatch adds a first step "check the traffic split": the figures may be biased.
+
+The driver comes from the factorial section (the model's effects on the primary mean, in
+percentage points for a binary metric, each with its delta-method interval and p-value):
+``drivers`` are the terms with ``p < alpha`` after Holm's adjustment over the model's terms; a unit "makes no difference" when no driver
+involves it and the interval of its effect averaged over the other units' variants lies within
+``± equivalence_margin`` (relative, the promotion rule's δ) of control's modelled mean; an arm
+is as good as the leader when the model's interval for their difference lies within ``± δ``
+of the leader's mean, and is then shipped just as well.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import numpy as np
+
+from abtest.stats.factorial import contrast
 from abtest.stats.summary import MetricKind
 
 Kind = Literal["significant_winner", "significant_loser", "leading", "no_difference",
@@ -64,6 +75,46 @@ class ArmFigures:
     p_value: float | None
     probability_best: float | None
     harmed: bool = False
+    lift_ci: tuple[float | None, float | None] | None = None
+    test: str | None = None
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One factorial term's effect on the primary mean (a proportion for binary metrics)."""
+
+    term: str
+    units: tuple[str, ...]
+    effect: float
+    ci: tuple[float, float]
+    p_value: float
+    p_value_adjusted: float | None = None
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """An arm as good as the leader: the units it differs in, the modelled difference (arm
+    minus leader) and its interval, all within the margin."""
+
+    arm: str
+    differs_in: tuple[str, ...]
+    difference: float
+    ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class FactorialFigures:
+    """The factorial section as the verdict reads it: every term's effect, each arm's
+    varying units, modelled mean and their covariance (``df`` inf: normal inference)."""
+
+    factors: tuple[str, ...]
+    effects: tuple[Driver, ...]
+    average_effects: tuple[Driver, ...]
+    arm_choices: tuple[Mapping[str, str], ...]
+    fitted: tuple[float, ...]
+    covariance: tuple[tuple[float, ...], ...]
+    df: float
+    margin: float
 
 
 @dataclass(frozen=True)
@@ -86,6 +137,7 @@ class VerdictInput:
     planned_effect: float | None = None
     srm_mismatch: bool = False
     ended: bool = False
+    factorial: FactorialFigures | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +166,17 @@ class Verdict:
     srm_mismatch: bool = False
     planned_effect: float | None = None
     ended: bool = False
+    lift_ci: tuple[float | None, float | None] | None = None
+    p_value: float | None = None
+    test: str | None = None
+    ship: tuple[str, ...] = ()
+    drivers: tuple[Driver, ...] = ()
+    negligible_units: tuple[str, ...] = ()
+    unclear_units: tuple[str, ...] = ()
+    equivalent_arms: tuple[Equivalent, ...] = ()
+    equivalence_margin: float | None = None
+    scale: Literal["pp", "absolute"] = "pp"
+    alpha: float = 0.05
 
 
 def figures_from_results(document: Mapping[str, Any]) -> VerdictInput:
@@ -132,7 +195,26 @@ def figures_from_results(document: Mapping[str, Any]) -> VerdictInput:
         planned_effect=power["minimum_effect"],
         srm_mismatch=bool(document["srm"]["mismatch"]),
         ended=document["decision_basis"] == "fixed_horizon",
+        factorial=_factorial_figures(document.get("factorial")),
     )
+
+
+def _factorial_figures(section: Mapping[str, Any] | None) -> FactorialFigures | None:
+    """The fitted factorial section, None when there is none or it could not be fitted."""
+    if not section or section["status"] != "ok" or not section.get("effects"):
+        return None
+    def drivers(name: str) -> tuple[Driver, ...]:
+        return tuple(Driver(e["term"], tuple(e["units"]), e["effect"]["estimate"],
+                            tuple(e["effect"]["ci"]), e["effect"]["p_value"],
+                            e["p_value_adjusted"])
+                     for e in section[name])
+
+    df = section["df_resid"]
+    return FactorialFigures(tuple(section["factors"]), drivers("effects"),
+                            drivers("average_effects"), tuple(section["arm_choices"]),
+                            tuple(section["fitted"]),
+                            tuple(map(tuple, section["fitted_covariance"])),
+                            float("inf") if df is None else df, section["equivalence_margin"])
 
 
 def decide(figures: VerdictInput) -> Verdict:
@@ -169,6 +251,24 @@ def verdict_of_results(document: Mapping[str, Any]) -> Verdict:
     return decide(figures_from_results(document))
 
 
+def decision_of(document: Mapping[str, Any]) -> Verdict:
+    """The verdict the results document carries as ``decision`` (computed once, by
+    :func:`verdict_of_results` when the document was built), for the page and the report."""
+    found = dict(document["decision"])
+    found["steps"] = tuple(NextStep(**step) for step in found["steps"])
+    found["drivers"] = tuple(Driver(d["term"], tuple(d["units"]), d["effect"], tuple(d["ci"]),
+                                    d["p_value"], d["p_value_adjusted"])
+                             for d in found["drivers"])
+    found["equivalent_arms"] = tuple(
+        Equivalent(e["arm"], tuple(e["differs_in"]), e["difference"], tuple(e["ci"]))
+        for e in found["equivalent_arms"])
+    for name in ("ship", "negligible_units", "unclear_units"):
+        found[name] = tuple(found[name])
+    if found["lift_ci"] is not None:
+        found["lift_ci"] = tuple(found["lift_ci"])
+    return Verdict(**found)
+
+
 def render(verdict: Verdict, lang: Lang = "zh", labels: Mapping[str, str] | None = None) -> str:
     """One sentence with the next steps, e.g. "countdown+stock_left 领先；97% 可能是最优；
     约需再运行 3 天才能达到显著。建议：继续运行约 3 天".
@@ -184,9 +284,11 @@ def render(verdict: Verdict, lang: Lang = "zh", labels: Mapping[str, str] | None
     parts.append(texts[verdict.kind].format(
         leader=name(verdict.leader), p=verdict.probability_best or 0.0, lift=verdict.lift or 0.0,
         losers=texts["and"].join(name(s.arm) for s in verdict.steps if s.action == "stop"),
+        interval=_interval(verdict.lift_ci, "{:+.1%}", texts, 1 - verdict.alpha),
     ))
     if verdict.kind in ("leading", "significant_loser", "needs_more_data"):
         parts.append(_planned_text(verdict, texts))
+    parts += _driver_texts(verdict, texts, name)
     sentence = texts["sep"].join(parts)
     if verdict.steps:
         sentence += texts["steps"] + texts["sep"].join(
@@ -204,7 +306,17 @@ def step_texts(verdict: Verdict, lang: Lang = "zh",
 
 _TEXTS: dict[Lang, dict[str, str]] = {
     "zh": {
-        "significant_winner": "{leader} 显著胜出：相对对照 {lift:+.1%}；{p:.0%} 可能是最优",
+        "significant_winner": "{leader} 显著胜出：相对对照 {lift:+.1%}{interval}；"
+                              "{p:.0%} 可能是最优",
+        "interval": "（{level:.0%} 区间 {low}～{high}）",
+        "pp": "{:+.2f} 个百分点",
+        "driver": "起作用的是 {term}：{effect}{interval}，p = {p:.4f}",
+        "negligible": "{units} 影响不大（差异在 ±{margin:.0%} 以内）",
+        "unclear": "{units} 的作用尚不确定",
+        "equivalent": "{leader} 与 {arm} 同样好（相差在 ±{margin:.0%} 以内；{diff}），"
+                      "推广哪个都可以",
+        "differs": "仅 {units} 不同",
+        "term_and": " × ",
         "significant_loser": "{losers} 显著差于对照或伤害了护栏指标",
         "leading": "{leader} 领先；{p:.0%} 可能是最优",
         "no_difference": "各组之间没有显著差异，样本量已足以发现计划的提升",
@@ -226,8 +338,17 @@ _TEXTS: dict[Lang, dict[str, str]] = {
         "check_srm": "先检查分流与埋点",
     },
     "en": {
-        "significant_winner": "{leader} wins significantly: {lift:+.1%} vs control; "
+        "significant_winner": "{leader} wins significantly: {lift:+.1%} vs control{interval}; "
                               "{p:.0%} likely best",
+        "interval": " ({level:.0%} CI {low} to {high})",
+        "pp": "{:+.2f} pp",
+        "driver": "driven by {term}: {effect}{interval}, p = {p:.4f}",
+        "negligible": "{units} make no difference (within ±{margin:.0%})",
+        "unclear": "the effect of {units} is not yet clear",
+        "equivalent": "{leader} and {arm} are equally good (within ±{margin:.0%}; {diff}): "
+                      "ship either",
+        "differs": "they differ only in {units}",
+        "term_and": " × ",
         "significant_loser": "{losers} significantly worse than control or harming a guardrail",
         "leading": "{leader} leads; {p:.0%} likely best",
         "no_difference": "no significant difference, with enough units to detect the planned "
@@ -258,17 +379,69 @@ def _arm_figures(arm: Mapping[str, Any], harmed: bool) -> ArmFigures:
     lift, headline = arm["lift"], arm["headline"]
     p_value = headline["p_value_adjusted"] if headline else None
     return ArmFigures(arm["arm"], arm["units"], arm["mean"], lift["relative"] if lift else None,
-                      p_value, arm["probability_best"], harmed)
+                      p_value, arm["probability_best"], harmed,
+                      tuple(headline["ci"]) if headline else None,
+                      headline["test"] if headline else None)
 
 
 def _verdict(figures: VerdictInput, kind: Kind, leader: ArmFigures | None, days: int | None,
              steps: tuple[NextStep, ...]) -> Verdict:
     if figures.srm_mismatch:
         steps = (NextStep("check_srm"), *steps)
-    return Verdict(kind, leader.arm if leader else None,
-                   leader.probability_best if leader else None,
-                   leader.relative_lift if leader else None, days, steps, figures.srm_mismatch,
-                   figures.planned_effect, figures.ended)
+    equivalent = _equivalent_arms(figures, leader.arm) if leader else ()
+    winner = kind == "significant_winner" and leader is not None
+    ship = (leader.arm, *(e.arm for e in equivalent)) if winner else ()
+    verdict = Verdict(kind, leader.arm if leader else None,
+                      leader.probability_best if leader else None,
+                      leader.relative_lift if leader else None, days, steps, figures.srm_mismatch,
+                      figures.planned_effect, figures.ended,
+                      leader.lift_ci if leader else None, leader.p_value if leader else None,
+                      leader.test if leader else None, ship, equivalent_arms=equivalent,
+                      scale="pp" if figures.kind == "binary" else "absolute",
+                      alpha=figures.alpha)
+    return _with_drivers(verdict, figures)
+
+
+def _with_drivers(verdict: Verdict, figures: VerdictInput) -> Verdict:
+    """The factorial terms that move the mean, the units that make no difference, the rest."""
+    model = figures.factorial
+    if model is None:
+        return verdict
+    drivers = tuple(sorted((e for e in model.effects
+                            if (e.p_value_adjusted or 1.0) < figures.alpha),
+                           key=lambda e: e.p_value))
+    bound = model.margin * abs(model.fitted[_index(figures, figures.control)])
+    moving = {u for e in drivers for u in e.units}
+    negligible = tuple(u for u in model.factors if u not in moving and all(
+        -bound <= e.ci[0] and e.ci[1] <= bound for e in model.average_effects if u in e.units))
+    unclear = tuple(u for u in model.factors if u not in moving and u not in negligible)
+    return replace(verdict, drivers=drivers, negligible_units=negligible,
+                   unclear_units=unclear, equivalence_margin=model.margin)
+
+
+def _equivalent_arms(figures: VerdictInput, leader: str) -> tuple[Equivalent, ...]:
+    """Arms whose modelled mean is within ``± margin`` of the leader's, by the model's
+    interval of the difference (a two one-sided tests reading at level ``alpha / 2``)."""
+    model = figures.factorial
+    if model is None:
+        return ()
+    means, covariance = np.array(model.fitted), np.array(model.covariance)
+    mine = _index(figures, leader)
+    bound = model.margin * abs(means[mine])
+    found = []
+    for i, arm in enumerate(a.arm for a in figures.arms):
+        weights = np.eye(len(means))[i] - np.eye(len(means))[mine]
+        difference = contrast(means, covariance, weights, figures.alpha, model.df)
+        low, high = difference.ci
+        if i != mine and -bound <= low and high <= bound:
+            choices, best = model.arm_choices[i], model.arm_choices[mine]
+            differs = tuple(u for u in model.factors if choices[u] != best[u])
+            found.append(Equivalent(arm, differs, difference.estimate, difference.ci))
+    return tuple(found)
+
+
+def _index(figures: VerdictInput, arm: str) -> int:
+    return next(i for i, a in enumerate(figures.arms) if a.arm == arm)
 
 
 def _significant(figures: VerdictInput) -> list[ArmFigures]:
@@ -292,6 +465,41 @@ def _better(figures: VerdictInput, arm: ArmFigures) -> bool:
 
 def _most_likely_best(arms: Sequence[ArmFigures]) -> ArmFigures:
     return max(arms, key=lambda a: (a.probability_best or 0.0, a.units))
+
+
+def _driver_texts(verdict: Verdict, texts: Mapping[str, str], name) -> list[str]:
+    """The factorial's reading: which terms move the mean, which units do not matter, which
+    arms are as good as the leader."""
+    value = texts["pp"] if verdict.scale == "pp" else "{:+.3g}"
+    scale = 100.0 if verdict.scale == "pp" else 1.0
+
+    def amount(x: float | None) -> str:
+        return value.format(x * scale) if x is not None else "?"
+
+    found = [texts["driver"].format(
+        term=texts["term_and"].join(d.term.split(":")), effect=amount(d.effect), p=d.p_value,
+        interval=_interval(d.ci, None, texts, 1 - verdict.alpha, amount))
+        for d in verdict.drivers]
+    margin = verdict.equivalence_margin or 0.0
+    if verdict.negligible_units:
+        found.append(texts["negligible"].format(
+            units=texts["and"].join(verdict.negligible_units), margin=margin))
+    if verdict.unclear_units:
+        found.append(texts["unclear"].format(units=texts["and"].join(verdict.unclear_units)))
+    found += [texts["equivalent"].format(leader=name(verdict.leader), arm=name(arm),
+                                         margin=margin, diff=texts["differs"].format(
+                                             units=texts["and"].join(units)))
+              for arm, units in ((e.arm, e.differs_in) for e in verdict.equivalent_arms)]
+    return found
+
+
+def _interval(ci: Sequence[float | None] | None, pattern: str | None,
+              texts: Mapping[str, str], level: float, formatter=None) -> str:
+    """`` (95% CI low to high)`` in the language's words; empty when unknown."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    show = formatter or pattern.format
+    return texts["interval"].format(level=level, low=show(ci[0]), high=show(ci[1]))
 
 
 def _planned_text(verdict: Verdict, texts: Mapping[str, str]) -> str:

@@ -211,7 +211,7 @@ def experiment_report(
     results = experiment_results(session, key, segment=segment, until=window_end)
     document = results_document(results)
     labels = charts.arm_labels(document, lang)
-    found = verdicts.verdict_of_results(document)
+    found = verdicts.decision_of(document)
     return ExperimentReport(
         key=results.experiment,
         name=results.name,

@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from abtest import verdict as verdicts
 from abtest.stats.analysis import analyze, srm_report
 from abtest.stats.analysis_types import (
+    DEFAULT_EQUIVALENCE_MARGIN,
     AllocationPeriod,
     AnalysisConfig,
     AnalysisInput,
@@ -271,8 +273,9 @@ def _declared_segments(
 
 
 def results_document(results: ExperimentResults) -> dict[str, Any]:
-    """The JSON document of the results API (no NaN: undefined figures are null)."""
-    return {
+    """The JSON document of the results API (no NaN: undefined figures are null), with the
+    verdict as its ``decision``: computed here once for the API, the page and the report."""
+    document = {
         "experiment": results.experiment,
         "name": results.name,
         "experiment_status": results.experiment_status,
@@ -281,6 +284,8 @@ def results_document(results: ExperimentResults) -> dict[str, Any]:
         "estimator": results.estimator,
         **as_json(results.analysis),
     }
+    document["decision"] = as_json(verdicts.verdict_of_results(document))
+    return document
 
 
 def _config(
@@ -295,6 +300,9 @@ def _config(
         decision_basis=basis,
         weights=tuple(experiment.weights),
         arm_choices=design.arms,
+        equivalence_margin=(promotion.equivalence_margin
+                            if (promotion := design.definition.promotion)
+                            else DEFAULT_EQUIVALENCE_MARGIN),
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from abtest.allocation import DEFAULT_FLOOR, DEFAULT_MIN_UNITS
+from abtest.stats.analysis_types import DEFAULT_EQUIVALENCE_MARGIN
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
@@ -186,7 +187,7 @@ class PromotionRule(InputModel):
         description="The leader's chance of being the best arm or within equivalence_margin of it")
     min_units_per_arm: int = Field(default=1000, ge=1)
     equivalence_margin: float = Field(
-        default=0.05, ge=0.0, le=0.5,
+        default=DEFAULT_EQUIVALENCE_MARGIN, ge=0.0, le=0.5,
         description="Relative shortfall from the best arm that still counts as just as good"
                     " (0.05: within 5% of its rate), so one of several equally good arms is"
                     " shipped; 0 asks for the single best arm")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from abtest.stats.analysis_types import (
@@ -53,7 +54,13 @@ from abtest.stats.analysis_types import (
     SrmReport,
 )
 from abtest.stats.bayesian import BayesianComparison, bayesian_compare
-from abtest.stats.factorial import FactorialResult, factorial_analysis
+from abtest.stats.factorial import (
+    FactorialResult,
+    average_effects,
+    factorial_analysis,
+    fitted_means,
+    term_effects,
+)
 from abtest.stats.frequentist import RELATIVE_TEST, ComparisonResult, compare
 from abtest.stats.health import sample_ratio_mismatch
 from abtest.stats.multiplicity import adjust_comparisons, adjust_p_values
@@ -317,7 +324,16 @@ def factorial_report(config: AnalysisConfig, stats: MetricStats) -> FactorialRep
     ]
     reference = {unit: config.arm_choices[config.control][unit] for unit in varying}
     result = factorial_analysis(cells, primary.kind, reference, config.alpha) if varying else None
-    return _factorial(primary, result)
+    report = _factorial(primary, result)
+    if result is None or result.status != "ok":
+        return replace(report, equivalence_margin=config.equivalence_margin)
+    choices = tuple({unit: arm[unit] for unit in varying} for arm in config.arm_choices)
+    means, covariance = fitted_means(result, choices)
+    return replace(report, effects=term_effects(result),
+                   average_effects=average_effects(result, choices), arm_choices=choices,
+                   fitted=tuple(means.tolist()),
+                   fitted_covariance=tuple(map(tuple, covariance.tolist())),
+                   df_resid=result.df_resid, equivalence_margin=config.equivalence_margin)
 
 
 def segments_report(config: AnalysisConfig, data: AnalysisInput) -> SegmentsReport:

@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from abtest.stats.factorial import TermEstimate
+from abtest.stats.factorial import TermEffect, TermEstimate
 from abtest.stats.health import SRM_THRESHOLD
 from abtest.stats.omnibus import OmnibusResult
 from abtest.stats.sequential import DEFAULT_TUNING_PARAMETER
 from abtest.stats.summary import MetricKind, SampleStats
+
+#: Relative shortfall from the better of two means that still counts as equally good.
+DEFAULT_EQUIVALENCE_MARGIN = 0.05
 
 MetricRole = Literal["primary", "secondary", "guardrail"]
 DecisionBasis = Literal["sequential", "fixed_horizon"]
@@ -65,6 +68,9 @@ class AnalysisConfig:
         ``sqrt(5)`` and nearly double the whole analysis' time (Beta sampling dominates it).
     seed : int
         Seed of those draws: the figures are reproducible.
+    equivalence_margin : float
+        The promotion rule's margin: the factorial section calls two arms (or a unit's
+        variants) equally good when their difference lies within it, relative to the mean.
     """
 
     arms: tuple[str, ...]
@@ -80,6 +86,7 @@ class AnalysisConfig:
     srm_threshold: float = SRM_THRESHOLD
     draws: int = 20_000
     seed: int = 20_261_123
+    equivalence_margin: float = DEFAULT_EQUIVALENCE_MARGIN
 
 
 @dataclass(frozen=True)
@@ -282,6 +289,18 @@ class FactorialReport:
     reason: str
     reason_code: str = ""
     reason_params: Mapping[str, Any] = field(default_factory=dict)
+    #: Each term's effect on the mean (:class:`TermEffect`) and each variant's averaged over
+    #: the arms' other units (:func:`~abtest.stats.factorial.average_effects`); each arm's
+    #: varying units, model mean and their covariance (``df_resid`` None: normal inference),
+    #: so the verdict can compare any two arms on the model without refitting; the relative
+    #: margin within which two means count as equally good (the promotion rule's).
+    effects: tuple[TermEffect, ...] = ()
+    average_effects: tuple[TermEffect, ...] = ()
+    arm_choices: tuple[Mapping[str, str], ...] = ()
+    fitted: tuple[float, ...] = ()
+    fitted_covariance: tuple[tuple[float, ...], ...] = ()
+    df_resid: float = math.inf
+    equivalence_margin: float = DEFAULT_EQUIVALENCE_MARGIN
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,18 @@ that leave a term unidentifiable, no conversions, perfect separation) return a r
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
+from scipy import special
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
 
+from abtest.stats.multiplicity import adjust_p_values
 from abtest.stats.reasons import Problem, cell_keys, problem
 from abtest.stats.summary import MetricKind, SampleStats
 
@@ -87,10 +90,41 @@ class FactorialResult:
     reason: str = ""
     reason_code: str = ""
     reason_params: Mapping[str, Any] = field(default_factory=dict)
+    #: Each term's ``(unit, variant)`` dummies, the coefficients' covariance and the residual
+    #: degrees of freedom (inf: normal inference), for contrasts on the metric's own scale.
+    term_parts: tuple[tuple[tuple[str, str], ...], ...] = ()
+    covariance: tuple[tuple[float, ...], ...] = ()
+    df_resid: float = math.inf
 
     def term(self, name: str) -> TermEstimate:
         """The estimate of the term called ``name``."""
         return next(t for t in self.terms if t.term == name)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A difference of fitted means on the metric's own scale (a proportion for binary
+    metrics, so 0.012 is +1.2 percentage points), with its delta-method interval and test."""
+
+    estimate: float
+    std_error: float
+    ci: tuple[float, float]
+    p_value: float
+
+
+@dataclass(frozen=True)
+class TermEffect:
+    """What one term changes in the metric's mean, as a :class:`Contrast` of fitted means:
+    a main effect ``u[v]`` is ``m(u = v) - m(reference)``, an interaction ``a[x]:b[y]`` the
+    difference in differences ``m(x, y) - m(x) - m(y) + m(reference)``, the other units at
+    their reference levels (what the coefficient means, read as a difference of rates)."""
+
+    term: str
+    units: tuple[str, ...]
+    effect: Contrast
+    #: Holm-adjusted over the model's terms (:func:`term_effects`): a 2 x 2 x 2 design tests
+    #: six, and one null term in four would look significant unadjusted.
+    p_value_adjusted: float = NAN
 
 
 def factorial_analysis(
@@ -129,7 +163,7 @@ def factorial_analysis(
     found = _design_problem(cells, levels, kind)
     if found is not None:
         return _with_status(empty, *found)
-    names, design = _design(cells, levels)
+    names, parts, design = _design(cells, levels)
     if np.linalg.matrix_rank(design) < design.shape[1]:
         text = "missing cells leave some terms inestimable"
         return _with_status(empty, *problem("not_identifiable", "not_identifiable", text))
@@ -138,8 +172,91 @@ def factorial_analysis(
     if isinstance(outcome, tuple):
         return _with_status(empty, *outcome)
     return FactorialResult(
-        kind, tuple(levels), refs, _terms(names, outcome, kind, alpha), empty.n_units, alpha
+        kind, tuple(levels), refs, _terms(names, outcome, kind, alpha), empty.n_units, alpha,
+        term_parts=parts,
+        covariance=tuple(map(tuple, np.asarray(outcome.cov_params(), dtype=float).tolist())),
+        df_resid=float(outcome.df_resid) if kind == "numeric" else math.inf,
     )
+
+
+def fitted_means(
+    result: FactorialResult, choices: Sequence[Mapping[str, str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's mean for each combination of variants and their covariance (delta method:
+    the inverse link's derivative times the design row, for binary metrics).
+
+    References
+    ----------
+    .. [1] Agresti, A. (2013). *Categorical Data Analysis*, 3rd ed., section 16.1 (delta
+       method).
+    """
+    rows = np.array([[float(all(c[u] == v for u, v in parts)) for parts in result.term_parts]
+                     for c in choices])
+    params = np.array([t.estimate for t in result.terms])
+    means = rows @ params
+    jacobian = rows
+    if result.kind == "binary":
+        means = special.expit(means)
+        jacobian = (means * (1 - means))[:, None] * rows
+    return means, jacobian @ np.array(result.covariance) @ jacobian.T
+
+
+def contrast(means: np.ndarray, covariance: np.ndarray, weights: Sequence[float],
+             alpha: float, df: float = math.inf) -> Contrast:
+    """``weights · means`` with its Wald interval and two-sided p-value (t with ``df`` degrees
+    of freedom, normal when infinite), so ``p < alpha`` exactly when the interval excludes 0."""
+    c = np.asarray(weights, dtype=float)
+    estimate = float(c @ means)
+    se = float(np.sqrt(max(c @ covariance @ c, 0.0)))
+    if math.isinf(df):
+        q, p = special.ndtri(1 - alpha / 2), 2 * special.ndtr(-abs(estimate) / se) if se else NAN
+    else:
+        q = special.stdtrit(df, 1 - alpha / 2)
+        p = 2 * special.stdtr(df, -abs(estimate) / se) if se else NAN
+    return Contrast(estimate, se, (estimate - q * se, estimate + q * se), float(p))
+
+
+def average_effects(
+    result: FactorialResult, choices: Sequence[Mapping[str, str]]
+) -> tuple[TermEffect, ...]:
+    """Each unit variant's effect averaged over the combinations of the other units among
+    ``choices`` (the arms): the mean of ``m(u = v, rest) - m(u = reference, rest)``.
+
+    Averaged over the design this is the classical factorial main effect (Montgomery ch. 5),
+    estimated from every cell rather than the reference ones only, so it says with far fewer
+    units whether a unit matters at all.
+    """
+    reference = dict(result.reference_levels)
+    effects = []
+    for term, parts in zip(result.terms, result.term_parts, strict=True):
+        if len(parts) != 1:
+            continue
+        (unit, level), = parts
+        rests = {tuple((u, v) for u, v in c.items() if u != unit) for c in choices}
+        cells = [{**dict(rest), unit: value} for rest in sorted(rests)
+                 for value in (level, reference[unit])]
+        means, cov = fitted_means(result, cells)
+        weights = [(1.0 if i % 2 == 0 else -1.0) / len(rests) for i in range(len(cells))]
+        effects.append(TermEffect(term.term, (unit,),
+                                  contrast(means, cov, weights, result.alpha, result.df_resid)))
+    return tuple(effects)
+
+
+def term_effects(result: FactorialResult) -> tuple[TermEffect, ...]:
+    """Every non-intercept term's :class:`TermEffect` (empty when the fit has no terms)."""
+    reference = dict(result.reference_levels)
+    effects = []
+    for term, parts in zip(result.terms, result.term_parts, strict=True):
+        if not parts:
+            continue
+        subsets = [s for r in range(len(parts) + 1) for s in itertools.combinations(parts, r)]
+        cells = [{**reference, **dict(s)} for s in subsets]
+        signs = [(-1.0) ** (len(parts) - len(s)) for s in subsets]
+        means, cov = fitted_means(result, cells)
+        effects.append(TermEffect(term.term, tuple(u for u, _ in parts),
+                                  contrast(means, cov, signs, result.alpha, result.df_resid)))
+    adjusted = adjust_p_values([e.effect.p_value for e in effects], "holm")
+    return tuple(replace(e, p_value_adjusted=p) for e, p in zip(effects, adjusted, strict=True))
 
 
 def _levels(cells: Sequence[Cell], reference: Mapping[str, str]) -> dict[str, list[str]]:
@@ -183,8 +300,11 @@ def _design_problem(
     return None
 
 
-def _design(cells: Sequence[Cell], levels: Mapping[str, list[str]]) -> tuple[list[str], np.ndarray]:
-    """Treatment-coded design: intercept, main-effect dummies, pairwise dummy products."""
+def _design(
+    cells: Sequence[Cell], levels: Mapping[str, list[str]]
+) -> tuple[list[str], tuple[tuple[tuple[str, str], ...], ...], np.ndarray]:
+    """Treatment-coded design: intercept, main-effect dummies, pairwise dummy products; each
+    term's name and its ``(unit, variant)`` dummies."""
     mains = [
         (f"{factor}[{level}]", factor, level)
         for factor, values in levels.items()
@@ -192,13 +312,15 @@ def _design(cells: Sequence[Cell], levels: Mapping[str, list[str]]) -> tuple[lis
     ]
     pairs = [(a, b) for a, b in itertools.combinations(mains, 2) if a[1] != b[1]]
     names = ["Intercept"] + [m[0] for m in mains] + [f"{a[0]}:{b[0]}" for a, b in pairs]
+    parts = ((), *(((m[1], m[2]),) for m in mains),
+             *(((a[1], a[2]), (b[1], b[2])) for a, b in pairs))
     rows = []
     for choices, _ in cells:
         dummy = {name: float(choices[factor] == level) for name, factor, level in mains}
         rows.append(
             [1.0] + [dummy[m[0]] for m in mains] + [dummy[a[0]] * dummy[b[0]] for a, b in pairs]
         )
-    return names, np.array(rows)
+    return names, parts, np.array(rows)
 
 
 def _fit_binary(cells: Sequence[Cell], design: np.ndarray):

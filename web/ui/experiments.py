@@ -284,7 +284,7 @@ def _insights(experiment: Experiment, document: Document | None) -> Insights | N
 
     lang = "en" if current_language() == "en" else "zh"
     labels = charts.arm_labels(document, lang)
-    sentence = verdicts.render(verdicts.verdict_of_results(document), lang, labels)
+    sentence = verdicts.render(verdicts.decision_of(document), lang, labels)
     drawn = {name: draw(document, lang=lang) for name, draw in (
         ("mean", charts.mean_chart), ("lift", charts.lift_chart),
         ("cumulative", charts.cumulative_chart),
