@@ -112,6 +112,65 @@ class PowerOut(_Open):
                                   "quotes the same number)")
 
 
+class StepOut(BaseModel):
+    """One recommended action."""
+
+    action: str = Field(description="promote, stop, extend, keep_control or check_srm")
+    arm: str | None = Field(description="The arm it acts on, if any")
+    days: int | None = Field(description="Days to keep running (extend)")
+
+
+class DriverOut(BaseModel):
+    """A factorial term that moves the primary metric."""
+
+    term: str = Field(description="unit[variant] or an interaction unit[variant]:other[variant]")
+    units: list[str] = Field(description="The units in the term")
+    effect: float = Field(description="Change of the primary mean (a proportion for a binary "
+                                      "metric: 0.012 = +1.2 pp), the other units at reference")
+    ci: Interval = Field(description="Delta-method interval of effect (coverage 1 - alpha)")
+    p_value: float = Field(description="Wald test of effect = 0; < alpha when ci excludes 0")
+    p_value_adjusted: float | None = Field(
+        description="Holm over the model's terms: a driver has it below alpha")
+
+
+class EquivalentOut(BaseModel):
+    """An arm as good as the leader within the equivalence margin."""
+
+    arm: str
+    differs_in: list[str] = Field(description="Units whose variant differs from the leader's")
+    difference: float = Field(description="Modelled mean of arm minus the leader's")
+    ci: Interval = Field(description="Interval of difference, within ± margin × leader's mean")
+
+
+class DecisionOut(BaseModel):
+    """The verdict, computed once; the page and the weekly report render this object."""
+
+    kind: str = Field(description="significant_winner, significant_loser, leading, "
+                                  "no_difference, needs_more_data or no_data")
+    leader: str | None = Field(description="The arm most likely best among those not stopped")
+    probability_best: float | None
+    lift: float | None = Field(description="Leader's relative lift on the primary metric")
+    lift_ci: Interval | None = Field(description="The leader row's headline interval")
+    p_value: float | None = Field(description="The leader row's headline p, adjusted for arms")
+    test: str | None = Field(description="The test the lift rests on (the row's headline)")
+    ship: list[str] = Field(description="Arms to ship, any one of them (significant winner "
+                                        "and the arms equally good); empty otherwise")
+    drivers: list[DriverOut]
+    negligible_units: list[str] = Field(
+        description="Units whose averaged effect lies within ± equivalence_margin")
+    unclear_units: list[str] = Field(description="Units neither driving nor negligible yet")
+    equivalent_arms: list[EquivalentOut]
+    equivalence_margin: float | None = Field(
+        description="The promotion rule's relative margin (null without a factorial fit)")
+    scale: str = Field(description="pp: effects are proportions shown in percentage points")
+    days_needed: int | None
+    steps: list[StepOut] = Field(description="The recommendation, in order")
+    srm_mismatch: bool
+    planned_effect: float | None
+    ended: bool
+    alpha: float
+
+
 class ResultsOut(_Open):
     """Per metric and arm: units, mean, lift with fixed-horizon and sequential intervals,
     p-values (raw, Holm, BH, sequential, relative), the row's ``headline``, chance to beat
@@ -124,6 +183,7 @@ class ResultsOut(_Open):
     metrics: list[MetricOut]
     guardrails: GuardrailsOut
     power: PowerOut
+    decision: DecisionOut
 
 
 @blueprint.get("/experiments/<key>/results")
