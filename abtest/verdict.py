@@ -37,16 +37,17 @@ A sample ratio mismatch adds a first step "check the traffic split": the figures
 
 The driver comes from the factorial section (the model's effects on the primary mean, in
 percentage points for a binary metric, each with its delta-method interval and p-value):
-``drivers`` are the terms with ``p < alpha`` after Holm's adjustment over the model's terms; a unit "makes no difference" when no driver
-involves it and the interval of its effect averaged over the other units' variants lies within
-``± equivalence_margin`` (relative, the promotion rule's δ) of control's modelled mean; an arm
-is as good as the leader when the model's interval for their difference lies within ``± δ``
-of the leader's mean, and is then shipped just as well.
+``drivers`` are the terms with ``p < alpha`` after Holm's adjustment over the model's terms;
+a unit "makes no difference" when no driver involves it and the interval of its effect
+averaged over the other units' variants lies within ``± equivalence_margin`` (relative, the
+promotion rule's δ) of control's modelled mean; an arm is as good as the leader when the
+model's interval for their difference lies within ``± δ`` of the leader's mean, and is then
+shipped just as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -284,7 +285,7 @@ def render(verdict: Verdict, lang: Lang = "zh", labels: Mapping[str, str] | None
     parts.append(texts[verdict.kind].format(
         leader=name(verdict.leader), p=verdict.probability_best or 0.0, lift=verdict.lift or 0.0,
         losers=texts["and"].join(name(s.arm) for s in verdict.steps if s.action == "stop"),
-        interval=_interval(verdict.lift_ci, "{:+.1%}", texts, 1 - verdict.alpha),
+        interval=_interval(verdict.lift_ci, texts, 1 - verdict.alpha, "{:+.1%}".format),
     ))
     if verdict.kind in ("leading", "significant_loser", "needs_more_data"):
         parts.append(_planned_text(verdict, texts))
@@ -309,13 +310,12 @@ _TEXTS: dict[Lang, dict[str, str]] = {
         "significant_winner": "{leader} 显著胜出：相对对照 {lift:+.1%}{interval}；"
                               "{p:.0%} 可能是最优",
         "interval": "（{level:.0%} 区间 {low}～{high}）",
-        "pp": "{:+.2f} 个百分点",
-        "driver": "起作用的是 {term}：{effect}{interval}，p = {p:.4f}",
+        "pp": "{} 个百分点",
+        "driver": "起作用的是 {term}：{effect}{interval}，{p}",
         "negligible": "{units} 影响不大（差异在 ±{margin:.0%} 以内）",
         "unclear": "{units} 的作用尚不确定",
-        "equivalent": "{leader} 与 {arm} 同样好（相差在 ±{margin:.0%} 以内；{diff}），"
-                      "推广哪个都可以",
-        "differs": "仅 {units} 不同",
+        "equivalent": "同样好（相差在 ±{margin:.0%} 以内）：{arms}，推广哪个都可以",
+        "differs": "{arm}（仅 {units} 不同）",
         "term_and": " × ",
         "significant_loser": "{losers} 显著差于对照或伤害了护栏指标",
         "leading": "{leader} 领先；{p:.0%} 可能是最优",
@@ -341,13 +341,12 @@ _TEXTS: dict[Lang, dict[str, str]] = {
         "significant_winner": "{leader} wins significantly: {lift:+.1%} vs control{interval}; "
                               "{p:.0%} likely best",
         "interval": " ({level:.0%} CI {low} to {high})",
-        "pp": "{:+.2f} pp",
-        "driver": "driven by {term}: {effect}{interval}, p = {p:.4f}",
+        "pp": "{} pp",
+        "driver": "driven by {term}: {effect}{interval}, {p}",
         "negligible": "{units} make no difference (within ±{margin:.0%})",
         "unclear": "the effect of {units} is not yet clear",
-        "equivalent": "{leader} and {arm} are equally good (within ±{margin:.0%}; {diff}): "
-                      "ship either",
-        "differs": "they differ only in {units}",
+        "equivalent": "equally good within ±{margin:.0%}: {arms}; ship any of them",
+        "differs": "{arm} (differs only in {units})",
         "term_and": " × ",
         "significant_loser": "{losers} significantly worse than control or harming a guardrail",
         "leading": "{leader} leads; {p:.0%} likely best",
@@ -467,18 +466,19 @@ def _most_likely_best(arms: Sequence[ArmFigures]) -> ArmFigures:
     return max(arms, key=lambda a: (a.probability_best or 0.0, a.units))
 
 
-def _driver_texts(verdict: Verdict, texts: Mapping[str, str], name) -> list[str]:
+def _driver_texts(verdict: Verdict, texts: Mapping[str, str],
+                  name: Callable[[str | None], str]) -> list[str]:
     """The factorial's reading: which terms move the mean, which units do not matter, which
     arms are as good as the leader."""
-    value = texts["pp"] if verdict.scale == "pp" else "{:+.3g}"
-    scale = 100.0 if verdict.scale == "pp" else 1.0
+    pp = verdict.scale == "pp"
 
-    def amount(x: float | None) -> str:
-        return value.format(x * scale) if x is not None else "?"
+    def number(x: float) -> str:
+        return f"{x * 100:+.2f}" if pp else f"{x:+.3g}"
 
     found = [texts["driver"].format(
-        term=texts["term_and"].join(d.term.split(":")), effect=amount(d.effect), p=d.p_value,
-        interval=_interval(d.ci, None, texts, 1 - verdict.alpha, amount))
+        term=_term_label(d.term, texts), p=_p_text(d.p_value),
+        effect=texts["pp"].format(number(d.effect)) if pp else number(d.effect),
+        interval=_interval(d.ci, texts, 1 - verdict.alpha, number))
         for d in verdict.drivers]
     margin = verdict.equivalence_margin or 0.0
     if verdict.negligible_units:
@@ -486,19 +486,33 @@ def _driver_texts(verdict: Verdict, texts: Mapping[str, str], name) -> list[str]
             units=texts["and"].join(verdict.negligible_units), margin=margin))
     if verdict.unclear_units:
         found.append(texts["unclear"].format(units=texts["and"].join(verdict.unclear_units)))
-    found += [texts["equivalent"].format(leader=name(verdict.leader), arm=name(arm),
-                                         margin=margin, diff=texts["differs"].format(
-                                             units=texts["and"].join(units)))
-              for arm, units in ((e.arm, e.differs_in) for e in verdict.equivalent_arms)]
+    if verdict.equivalent_arms:
+        others = [texts["differs"].format(arm=name(e.arm), units=texts["and"].join(e.differs_in))
+                  for e in verdict.equivalent_arms]
+        found.append(texts["equivalent"].format(
+            margin=margin, arms=texts["and"].join([name(verdict.leader), *others])))
     return found
 
 
-def _interval(ci: Sequence[float | None] | None, pattern: str | None,
-              texts: Mapping[str, str], level: float, formatter=None) -> str:
+def _term_label(term: str, texts: Mapping[str, str]) -> str:
+    """``countdown[on]:stock_left[on]`` as ``countdown × stock_left`` (a variant other than
+    ``on`` as ``unit=variant``, as arm labels show it)."""
+    def one(part: str) -> str:
+        unit, _, variant = part.rstrip("]").partition("[")
+        return unit if variant == "on" else f"{unit}={variant}"
+
+    return texts["term_and"].join(one(part) for part in term.split(":"))
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
+
+
+def _interval(ci: Sequence[float | None] | None, texts: Mapping[str, str], level: float,
+              show: Callable[[float], str]) -> str:
     """`` (95% CI low to high)`` in the language's words; empty when unknown."""
     if not ci or ci[0] is None or ci[1] is None:
         return ""
-    show = formatter or pattern.format
     return texts["interval"].format(level=level, low=show(ci[0]), high=show(ci[1]))
 
 

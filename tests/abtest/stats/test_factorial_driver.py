@@ -98,8 +98,9 @@ def test_decision_names_countdown_and_calls_the_null_units_and_their_arms_equiva
     assert differs == {"a5": ("loyal_price",), "a6": ("stock_left",),
                        "a7": ("stock_left", "loyal_price")}
     assert decision.ship == ("a4", "a5", "a6", "a7")
-    for lang, words in (("en", "driven by countdown[on]: +1."), ("zh", "起作用的是 countdown[on]")):
-        assert words in verdicts.render(decision, lang)
+    for lang, words in (("en", ("driven by countdown: +1.", "equally good within ±5%: a4, a5")),
+                        ("zh", ("起作用的是 countdown：+1.", "同样好（相差在 ±5% 以内）：a4、a5"))):
+        assert all(w in verdicts.render(decision, lang) for w in words)
 
 
 def test_average_effect_is_the_mean_of_cell_differences_on_a_saturated_model() -> None:

@@ -69,8 +69,7 @@ def test_decision_names_countdown_on_api_page_and_report(
     assert "countdown" not in decision.negligible_units + decision.unclear_units
 
     with app.extensions["abtest"].session_factory() as session:
-        for lang, words in (("en", "driven by countdown[on]: +"),
-                            ("zh", "起作用的是 countdown[on]：+")):
+        for lang, words in (("en", "driven by countdown: +"), ("zh", "起作用的是 countdown：+")):
             page = editor.get(PAGE, headers={"Accept-Language": lang}).get_data(as_text=True)
             sentence = _verdict(page)
             assert f"{words}{driver.effect * 100:.2f}" in sentence
