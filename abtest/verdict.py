@@ -412,7 +412,7 @@ def _with_drivers(verdict: Verdict, figures: VerdictInput) -> Verdict:
     bound = model.margin * abs(model.fitted[_index(figures, figures.control)])
     moving = {u for e in drivers for u in e.units}
     negligible = tuple(u for u in model.factors if u not in moving and all(
-        -bound <= e.ci[0] and e.ci[1] <= bound for e in model.average_effects if u in e.units))
+        _within(e.ci, bound) for e in model.average_effects if u in e.units))
     unclear = tuple(u for u in model.factors if u not in moving and u not in negligible)
     return replace(verdict, drivers=drivers, negligible_units=negligible,
                    unclear_units=unclear, equivalence_margin=model.margin)
@@ -431,12 +431,17 @@ def _equivalent_arms(figures: VerdictInput, leader: str) -> tuple[Equivalent, ..
     for i, arm in enumerate(a.arm for a in figures.arms):
         weights = np.eye(len(means))[i] - np.eye(len(means))[mine]
         difference = contrast(means, covariance, weights, figures.alpha, model.df)
-        low, high = difference.ci
-        if i != mine and -bound <= low and high <= bound:
+        if i != mine and _within(difference.ci, bound):
             choices, best = model.arm_choices[i], model.arm_choices[mine]
             differs = tuple(u for u in model.factors if choices[u] != best[u])
             found.append(Equivalent(arm, differs, difference.estimate, difference.ci))
     return tuple(found)
+
+
+def _within(ci: Sequence[float | None], bound: float) -> bool:
+    """The interval lies within ``± bound`` (an undefined interval does not)."""
+    low, high = ci
+    return low is not None and high is not None and -bound <= low and high <= bound
 
 
 def _index(figures: VerdictInput, arm: str) -> int:

@@ -115,3 +115,25 @@ def test_average_effect_is_the_mean_of_cell_differences_on_a_saturated_model() -
     variance = sum(p * (1 - p) / 20_000 for p in rate.values()) / 4
     assert effect.estimate == pytest.approx(expected, abs=1e-9)
     assert effect.std_error == pytest.approx(np.sqrt(variance), rel=1e-6)
+
+
+def test_numeric_effects_are_the_ols_coefficients_with_their_t_intervals() -> None:
+    """Revenue-like data (the stratified path fits numeric means): on the identity link every
+    term's effect is its coefficient, with the t interval of OLS on the rows."""
+    rng = np.random.default_rng(1304)
+    values = {tuple(c.values()): rng.normal(10 + 2 * (c["countdown"] == "on"), 4, 300)
+              for c in CELLS}
+    cells = [(c, SampleStats(len(v), float(v.sum()), float((v**2).sum())))
+             for c, v in zip(CELLS, values.values(), strict=True)]
+    effects = {e.term: e.effect for e in term_effects(factorial_analysis(cells, "numeric"))}
+    x = np.vstack([np.tile([1.0, *d, *(a * b for a, b in itertools.combinations(d, 2))],
+                           (300, 1))
+                   for d in ([float(c[u] == "on") for u in UNITS] for c in CELLS)])
+    ols = sm.OLS(np.concatenate(list(values.values())), x).fit()
+    names = ["countdown[on]", "stock_left[on]", "loyal_price[on]",
+             "countdown[on]:stock_left[on]", "countdown[on]:loyal_price[on]",
+             "stock_left[on]:loyal_price[on]"]
+    for i, name in enumerate(names, start=1):
+        assert effects[name].estimate == pytest.approx(ols.params[i], rel=1e-9)
+        assert effects[name].ci == pytest.approx(tuple(ols.conf_int()[i]), rel=1e-9)
+        assert effects[name].p_value == pytest.approx(ols.pvalues[i], rel=1e-6, abs=1e-300)
