@@ -1,10 +1,13 @@
 """The results document of :func:`experiments.results.results_document` as terminal text
-(``abtest results KEY``): one table per metric, SRM, power, factorial and segments."""
+(``abtest results KEY``): the decision's paragraph, one table per metric, SRM, power,
+factorial and segments."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from abtest import verdict as verdicts
 
 
 def format_results(document: dict[str, Any]) -> str:
@@ -13,6 +16,7 @@ def format_results(document: dict[str, Any]) -> str:
         f"{document['experiment']} ({document['experiment_status']}): "
         f"headline {document['decision_basis'].replace('_', ' ')}, alpha {document['alpha']}",
         f"estimator: {document['estimator']}",
+        f"verdict: {verdicts.render(verdicts.decision_of(document), 'en')}",
     ]
     if document["status"] != "ok":
         lines.append(f"no data: {document['reason']}")

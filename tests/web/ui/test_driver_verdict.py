@@ -4,7 +4,7 @@ urgency-close is stored with conversion 5% without the countdown and 25% with it
 other two units say; on SQLite and PostgreSQL the results document's ``decision`` validates
 against its response model and the OpenAPI document, names countdown with the factorial
 section's own effect (in pp, interval, p), and the page and the weekly report show the same
-paragraph in Chinese and in English.
+paragraph in Chinese and in English (the terminal's ``abtest results`` the English one).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -21,6 +22,7 @@ from experiments.reports import IsoWeek, build_weekly_report
 from tests.web.test_results_api import _arm_keys
 from variants.design import parse_arm_key
 from web.api.results import DecisionOut
+from web.cli import main
 
 T0 = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
 PAGE = "/experiments/urgency-close"
@@ -49,8 +51,9 @@ def _verdict(page: str) -> str:
     return html.unescape(found.group(1))
 
 
-def test_decision_names_countdown_on_api_page_and_report(
-    app: Flask, client: FlaskClient, editor: FlaskClient, admin_headers: dict[str, str], started
+def test_decision_names_countdown_on_api_page_report_and_cli(
+    app: Flask, client: FlaskClient, editor: FlaskClient, admin_headers: dict[str, str], started,
+    runner: CliRunner
 ) -> None:
     started("urgency-close")
     _seed(app)
@@ -77,3 +80,6 @@ def test_decision_names_countdown_on_api_page_and_report(
                                          lang=lang)
             (part,) = report.experiments
             assert part.verdict == sentence
+    printed = runner.invoke(main, ["results", "urgency-close"])
+    assert printed.exit_code == 0, printed.output
+    assert f"driven by countdown: +{driver.effect * 100:.2f} pp" in printed.output
