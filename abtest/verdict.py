@@ -152,10 +152,16 @@ class NextStep:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The structured verdict; :func:`render` turns it into one sentence in zh or en.
+    """The structured verdict (the results document's ``decision``); :func:`render` turns it
+    into one short paragraph in zh or en.
 
     ``days_needed`` is the power section's plan for detecting ``planned_effect`` with the
-    deciding test (0: the planned sample is reached; None: unknown or not asked).
+    deciding test (0: the planned sample is reached; None: unknown or not asked). ``lift_ci``,
+    ``p_value`` and ``test`` are the leader row's headline, the test the lift rests on;
+    ``ship`` the winner and the arms as good as it (any one will do), empty without a
+    significant winner; ``drivers``, ``negligible_units``, ``unclear_units`` and
+    ``equivalent_arms`` the factorial reading of the module rules, ``scale`` "pp" when effects
+    are proportions.
     """
 
     kind: Kind
