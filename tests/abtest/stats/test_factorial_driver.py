@@ -14,6 +14,7 @@ import pytest
 import statsmodels.api as sm
 
 from abtest import verdict as verdicts
+from abtest.stats.analysis_types import as_json
 from abtest.stats.factorial import average_effects, factorial_analysis, fitted_means, term_effects
 from abtest.stats.summary import SampleStats
 
@@ -98,6 +99,7 @@ def test_decision_names_countdown_and_calls_the_null_units_and_their_arms_equiva
     assert differs == {"a5": ("loyal_price",), "a6": ("stock_left",),
                        "a7": ("stock_left", "loyal_price")}
     assert decision.ship == ("a4", "a5", "a6", "a7")
+    assert verdicts.decision_of({"decision": as_json(decision)}) == decision  # as page, report
     for lang, words in (("en", ("driven by countdown: +1.", "equally good within ±5%: a4, a5")),
                         ("zh", ("起作用的是 countdown：+1.", "同样好（相差在 ±5% 以内）：a4、a5"))):
         assert all(w in verdicts.render(decision, lang) for w in words)
