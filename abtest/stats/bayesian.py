@@ -46,7 +46,7 @@ from abtest.stats.posteriors import (
     Posterior,
     arm_posterior,
     posterior_problem,
-    probability_best,
+    quadrature_probability_best,
     sample_posteriors,
 )
 from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, check_kind
@@ -280,8 +280,13 @@ def bayesian_compare(
     if not 0 <= control_index < len(arms):
         raise ValueError(f"control_index {control_index} outside 0..{len(arms) - 1}")
     posteriors = [arm_posterior(arm, kind, prior) for arm in arms]
-    samples = sample_posteriors(posteriors, draws, np.random.default_rng(seed))
-    best = probability_best(samples)
+    best = quadrature_probability_best(posteriors)
+    # Only the binary lift's interval still needs draws: the numeric path is closed-form.
+    samples = (
+        sample_posteriors(posteriors, draws, np.random.default_rng(seed))
+        if kind == "binary"
+        else None
+    )
     results = tuple(
         _arm_result(
             i, arms, posteriors, samples, best[i], control_index, kind, effect_prior, credibility
@@ -295,7 +300,7 @@ def _arm_result(
     i: int,
     arms: Sequence[SampleStats],
     posteriors: Sequence[Posterior],
-    samples: np.ndarray,
+    samples: np.ndarray | None,
     best: float,
     control_index: int,
     kind: MetricKind,
@@ -319,7 +324,7 @@ def _versus_control(
     i: int,
     arms: Sequence[SampleStats],
     posteriors: Sequence[Posterior],
-    samples: np.ndarray,
+    samples: np.ndarray | None,
     c: int,
     kind: MetricKind,
     effect_prior: EffectPrior,

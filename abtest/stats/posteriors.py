@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 from abtest.stats.summary import MetricKind, SampleStats, check_kind
@@ -131,3 +132,79 @@ def probability_best(samples: np.ndarray) -> np.ndarray:
     """
     draws, k = samples.shape
     return np.bincount(samples.argmax(axis=1), minlength=k) / draws
+
+
+#: Gauss-Legendre nodes per panel of :func:`quadrature_probability_best` (exact for polynomials
+#: of degree 63 on each panel; the integrand is smooth there, so the error is far below 1e-10).
+PANEL_NODES = 32
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(PANEL_NODES)
+#: Tail mass left out at each end of every posterior's support.
+_TAIL = 1e-13
+
+
+def quadrature_probability_best(posteriors: Sequence[Posterior]) -> np.ndarray:
+    """Exact ``P(arm i is best)`` for independent Beta or normal posteriors, by quadrature.
+
+    ``P(X_i = max) = ∫ f_i(x) Π_{j≠i} F_j(x) dx``: one-dimensional, so a fixed composite
+    Gauss-Legendre rule replaces Monte Carlo's ``sqrt(p(1-p)/draws)`` noise by an error below
+    1e-10, deterministically and faster. The panels break at every posterior's support ends
+    (``1e-13`` tail quantiles) and mean, so a narrow posterior's density or step-like CDF
+    always falls on panels of its own width. The sum is 1 up to that error.
+
+    References
+    ----------
+    .. [1] Scott, S. L. (2010). "A modern Bayesian look at the multi-armed bandit". Applied
+       Stochastic Models in Business and Industry 26(6), 639-658 (equation 3).
+    .. [2] Chapelle, O., Li, L. (2011). "An Empirical Evaluation of Thompson Sampling". NIPS 24.
+    """
+    family = _family(posteriors)
+    x, weights = _panel_grid(_breakpoints(posteriors, family))
+    logpdf, logcdf = _log_density_and_cdf(posteriors, family, x)
+    k = len(posteriors)
+    others = (1.0 - np.eye(k)) @ np.maximum(logcdf, -1e4)  # Σ_{j≠i} log F_j; 0 stays 0
+    return np.exp(logpdf + others) @ weights
+
+
+def _family(posteriors: Sequence[Posterior]) -> type:
+    for family in (BetaPosterior, NormalPosterior):
+        if all(isinstance(p, family) for p in posteriors):
+            return family
+    raise ValueError("posteriors must all be Beta or all be normal")
+
+
+def _breakpoints(posteriors: Sequence[Posterior], family: type) -> np.ndarray:
+    """Every posterior's lower and upper ``_TAIL`` quantile and its mean, sorted, unique."""
+    if family is BetaPosterior:
+        a = np.array([p.alpha for p in posteriors])
+        b = np.array([p.beta for p in posteriors])
+        ends = special.betaincinv(a, b, [[_TAIL], [1.0 - _TAIL]]).ravel()
+        means = a / (a + b)
+    else:
+        means = np.array([p.mean for p in posteriors])
+        sds = np.array([p.sd for p in posteriors])
+        z = special.ndtri(1.0 - _TAIL)
+        ends = np.concatenate([means - z * sds, means + z * sds])
+    return np.unique(np.concatenate([ends, means]))
+
+
+def _panel_grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the composite Gauss-Legendre rule on ``[points[0], points[-1]]``."""
+    low, high = points[:-1, None], points[1:, None]
+    half = (high - low) / 2
+    x = (low + half * (_NODES + 1.0)).ravel()
+    return x, (half * _WEIGHTS).ravel()
+
+
+def _log_density_and_cdf(
+    posteriors: Sequence[Posterior], family: type, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``k × len(x)`` matrices of every posterior's log density and log CDF at ``x``."""
+    if family is BetaPosterior:
+        a = np.array([[p.alpha] for p in posteriors])
+        b = np.array([[p.beta] for p in posteriors])
+        with np.errstate(divide="ignore"):  # F = 0 below a support: log 0 = -inf is meant
+            return sps.beta.logpdf(x, a, b), np.log(special.betainc(a, b, x))
+    means = np.array([[p.mean] for p in posteriors])
+    sds = np.array([[p.sd] for p in posteriors])
+    z = (x - means) / sds
+    return sps.norm.logpdf(z) - np.log(sds), special.log_ndtr(z)
