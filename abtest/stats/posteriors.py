@@ -45,8 +45,10 @@ class BetaPosterior:
         return self.alpha / (self.alpha + self.beta)
 
     def interval(self, credibility: float) -> tuple[float, float]:
-        """Equal-tailed credible interval (scipy, not frozen: freezing costs ~1 ms)."""
-        low, high = sps.beta.interval(credibility, self.alpha, self.beta)
+        """Equal-tailed credible interval: the inverse regularised incomplete beta at both tails
+        (``scipy.special``, a tenth of ``scipy.stats.beta.interval``'s argument checking)."""
+        tail = (1.0 - credibility) / 2
+        low, high = special.betaincinv(self.alpha, self.beta, [tail, 1.0 - tail])
         return float(low), float(high)
 
 
@@ -58,9 +60,9 @@ class NormalPosterior:
     sd: float
 
     def interval(self, credibility: float) -> tuple[float, float]:
-        """Equal-tailed credible interval."""
-        low, high = sps.norm.interval(credibility, self.mean, self.sd)
-        return float(low), float(high)
+        """Equal-tailed credible interval, ``mean ± sd Φ⁻¹((1 + credibility)/2)``."""
+        half = self.sd * float(special.ndtri((1.0 + credibility) / 2))
+        return self.mean - half, self.mean + half
 
 
 Posterior = BetaPosterior | NormalPosterior
@@ -139,8 +141,9 @@ def probability_best(samples: np.ndarray) -> np.ndarray:
 PANEL_NODES = 20
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(PANEL_NODES)
 #: Quantiles of every posterior where panels break: its support (leaving 1e-13 of tail mass
-#: out at each end), its shoulders and its median, so its bulk spans panels of its own width.
-_BREAKS = np.array([1e-13, 1e-5, 0.02, 0.5, 0.98, 1 - 1e-5, 1 - 1e-13])
+#: out at each end), its 1% and 99% points and its median, so its bulk spans panels of its own
+#: width (20 nodes on each keep the error below 1e-10 in the tests; 12 do not).
+_BREAKS = np.array([1e-13, 0.01, 0.5, 0.99, 1 - 1e-13])
 
 
 def quadrature_probability_best(posteriors: Sequence[Posterior]) -> np.ndarray:
