@@ -143,7 +143,7 @@ _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(PANEL_NODES)
 #: Quantiles of every posterior where panels break: its support (leaving 1e-13 of tail mass
 #: out at each end), its 1% and 99% points and its median, so its bulk spans panels of its own
 #: width (20 nodes on each keep the error below 1e-10 in the tests; 12 do not).
-_BREAKS = np.array([1e-13, 0.01, 0.5, 0.99, 1 - 1e-13])
+BREAKS = np.array([1e-13, 0.01, 0.5, 0.99, 1 - 1e-13])
 
 
 def quadrature_probability_best(posteriors: Sequence[Posterior]) -> np.ndarray:
@@ -152,7 +152,7 @@ def quadrature_probability_best(posteriors: Sequence[Posterior]) -> np.ndarray:
     ``P(X_i = max) = ∫ f_i(x) Π_{j≠i} F_j(x) dx``: one-dimensional, so a fixed composite
     Gauss-Legendre rule replaces Monte Carlo's ``sqrt(p(1-p)/draws)`` noise by an error below
     1e-10, deterministically and faster. The panels break at quantiles of every posterior
-    (``_BREAKS``), so a narrow posterior's density or step-like CDF always falls on panels of
+    (``BREAKS``), so a narrow posterior's density or step-like CDF always falls on panels of
     its own width. The sum is 1 up to that error.
 
     References
@@ -162,7 +162,7 @@ def quadrature_probability_best(posteriors: Sequence[Posterior]) -> np.ndarray:
     .. [2] Chapelle, O., Li, L. (2011). "An Empirical Evaluation of Thompson Sampling". NIPS 24.
     """
     family = _family(posteriors)
-    x, weights = _panel_grid(_breakpoints(posteriors, family))
+    x, weights = panel_grid(_breakpoints(posteriors, family))
     logpdf, logcdf = _log_density_and_cdf(posteriors, family, x)
     k = len(posteriors)
     others = (1.0 - np.eye(k)) @ np.maximum(logcdf, -1e4)  # Σ_{j≠i} log F_j; 0 stays 0
@@ -181,24 +181,25 @@ def _family(posteriors: Sequence[Posterior]) -> type:
 
 
 def _breakpoints(posteriors: Sequence[Posterior], family: type) -> np.ndarray:
-    """Every posterior's ``_BREAKS`` quantiles, sorted and unique: the panels' ends."""
+    """Every posterior's ``BREAKS`` quantiles, sorted and unique: the panels' ends."""
     if family is BetaPosterior:
         a = np.array([[p.alpha] for p in posteriors])
         b = np.array([[p.beta] for p in posteriors])
-        points = special.betaincinv(a, b, _BREAKS)
+        points = special.betaincinv(a, b, BREAKS)
     else:
         means = np.array([[p.mean] for p in posteriors])
         sds = np.array([[p.sd] for p in posteriors])
-        points = means + sds * special.ndtri(_BREAKS)
+        points = means + sds * special.ndtri(BREAKS)
     return np.unique(points)
 
 
-def _panel_grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of the composite Gauss-Legendre rule on ``[points[0], points[-1]]``."""
-    low, high = points[:-1, None], points[1:, None]
+def panel_grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the composite Gauss-Legendre rule with panels between consecutive
+    sorted ``points`` (last axis; leading axes are independent rules, one per row)."""
+    low, high = points[..., :-1, None], points[..., 1:, None]
     half = (high - low) / 2
-    x = (low + half * (_NODES + 1.0)).ravel()
-    return x, (half * _WEIGHTS).ravel()
+    shape = (*points.shape[:-1], -1)
+    return (low + half * (_NODES + 1.0)).reshape(shape), (half * _WEIGHTS).reshape(shape)
 
 
 def _log_density_and_cdf(
