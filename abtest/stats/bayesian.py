@@ -36,13 +36,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy import stats as sps
+from scipy import special
 
 from abtest.stats.beta_exact import beta_chance_and_loss, beta_relative_lift
 from abtest.stats.frequentist import estimate_lift
 from abtest.stats.posteriors import (
     UNIFORM_PRIOR,
     BetaPrior,
+    NormalPosterior,
     Posterior,
     arm_posterior,
     posterior_problem,
@@ -163,7 +164,7 @@ def normal_risk(mean: float, sd: float) -> tuple[float, float]:
     .. [2] GrowthBook gbstats, ``bayesian/tests.py`` (``EffectBayesianABTest.get_risk``).
     """
     z = mean / sd
-    positive = mean * sps.norm.cdf(z) + sd * sps.norm.pdf(z)
+    positive = mean * special.ndtr(z) + sd * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
     return float(positive), float(positive - mean)
 
 
@@ -213,14 +214,14 @@ def gaussian_effect(
         else (lift.absolute, lift.absolute_variance)
     )
     mean, sd = _posterior_effect(estimate, variance, _scaled_prior(prior, control, scale))
-    interval = sps.norm.interval(credibility, mean, sd)
+    interval = NormalPosterior(mean, sd).interval(credibility)
     risk_control, risk_treatment = normal_risk(mean, sd)
     return EffectResult(
         scale=scale,
         expected=mean,
         std=sd,
-        credible_interval=(float(interval[0]), float(interval[1])),
-        chance_to_win=float(sps.norm.sf(0.0, mean, sd)),
+        credible_interval=interval,
+        chance_to_win=float(special.ndtr(mean / sd)),
         risk_control=risk_control,
         risk_treatment=risk_treatment,
     )

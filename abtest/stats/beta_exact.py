@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import integrate
 from scipy.optimize import elementwise
-from scipy.special import betainc, betaincinv, betaln, ndtri, xlog1py, xlogy
+from scipy.special import betainc, betaincinv, betaln, ndtri
 
-from abtest.stats.posteriors import BREAKS, BetaPosterior, panel_grid
+from abtest.stats.posteriors import BREAKS, BetaPosterior, beta_log_kernel, panel_grid
 
 #: Quadrature integrates a Beta density between these tail quantiles (mass left out ~ 2e-14).
 _TAIL = 1e-14
@@ -111,7 +111,7 @@ def _quadrature_chance_and_loss(
     log_norm, mean_c = betaln(a_t, b_t), control.mean
 
     def density(x: float) -> float:
-        return float(np.exp(xlogy(a_t - 1.0, x) + xlog1py(b_t - 1.0, -x) - log_norm))
+        return float(np.exp(beta_log_kernel(x, a_t, b_t) - log_norm))
 
     def chance(x: float) -> float:
         return density(x) * betainc(a_c, b_c, x)
@@ -224,7 +224,7 @@ class _RatioCdfGap:
         x, weights = panel_grid(
             np.sort(np.hstack([np.broadcast_to(self.control, moved.shape), moved]))
         )
-        log_density = xlogy(self.a_c - 1.0, x) + xlog1py(self.b_c - 1.0, -x)
+        log_density = beta_log_kernel(x, self.a_c, self.b_c)
         density = np.exp(log_density - log_density.max(axis=1, keepdims=True)) * weights
         density /= density.sum(axis=1, keepdims=True)  # the constant B(α_c, β_c) cancels
         return (density * betainc(a_t, b_t, np.minimum(r * x, 1.0))).sum(axis=1) - self.q[index]
