@@ -129,6 +129,9 @@ def _quadrature_chance_and_loss(
 
 #: Tail mass beyond the root finder's bracket of a ratio quantile (so tails down to 1e-9 work).
 _BRACKET_TAIL = 1e-10
+#: Gauss-Legendre nodes per panel of the ratio's CDF: its quantiles come out within a relative
+#: 5e-14 of 20 nodes' (10 nodes: 2e-8) and each of the solver's evaluations costs less.
+RATIO_NODES = 14
 #: ``log r`` to 1e-10 (the interval's ends to a relative 1e-10), the CDF to 1e-12.
 _ROOT_TOLERANCES = {"xatol": 1e-10, "xrtol": 0.0, "fatol": 1e-12, "frtol": 0.0}
 
@@ -222,7 +225,7 @@ class _RatioCdfGap:
         # to the control's support): a narrow control or treatment is never stepped over.
         moved = np.clip(self.treatment[index] / r, self.control[0], self.control[-1])
         x, weights = panel_grid(
-            np.sort(np.hstack([np.broadcast_to(self.control, moved.shape), moved]))
+            np.sort(np.hstack([np.broadcast_to(self.control, moved.shape), moved])), RATIO_NODES
         )
         log_density = beta_log_kernel(x, self.a_c, self.b_c)
         density = np.exp(log_density - log_density.max(axis=1, keepdims=True)) * weights

@@ -9,6 +9,7 @@ dashboard's "probability best" and the allocation weights are one number.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -138,7 +139,6 @@ def probability_best(samples: np.ndarray) -> np.ndarray:
 #: Gauss-Legendre nodes per panel of :func:`quadrature_probability_best` (exact for polynomials
 #: of degree 2n-1 on each panel; the integrand is smooth there, so the error stays below 1e-10).
 PANEL_NODES = 20
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(PANEL_NODES)
 #: Quantiles of every posterior where panels break: its support (leaving 1e-13 of tail mass
 #: out at each end), its 1% and 99% points and its median, so its bulk spans panels of its own
 #: width (20 nodes on each keep the error below 1e-10 in the tests; 12 do not).
@@ -192,13 +192,19 @@ def _breakpoints(posteriors: Sequence[Posterior], family: type) -> np.ndarray:
     return np.unique(points)
 
 
-def panel_grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of the composite Gauss-Legendre rule with panels between consecutive
-    sorted ``points`` (last axis; leading axes are independent rules, one per row)."""
+def panel_grid(points: np.ndarray, nodes: int = PANEL_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the composite ``nodes``-point Gauss-Legendre rule with panels
+    between consecutive sorted ``points`` (last axis; leading axes are independent rules)."""
+    unit_nodes, unit_weights = _legendre(nodes)
     low, high = points[..., :-1, None], points[..., 1:, None]
     half = (high - low) / 2
     shape = (*points.shape[:-1], -1)
-    return (low + half * (_NODES + 1.0)).reshape(shape), (half * _WEIGHTS).reshape(shape)
+    return (low + half * (unit_nodes + 1.0)).reshape(shape), (half * unit_weights).reshape(shape)
+
+
+@functools.cache
+def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(nodes)
 
 
 def _log_kernel_and_cdf(
