@@ -386,6 +386,7 @@ def _metric_result(
         metric.kind,
         config.control,
         credibility=1 - config.alpha,
+        with_lift=False,  # the rows show the fixed and sequential lift, never this one
     )
     by_arm = dict(zip(_treatments(config), adjusted, strict=True))
     results = tuple(

@@ -234,6 +234,7 @@ def bayesian_compare(
     prior: BetaPrior = UNIFORM_PRIOR,
     effect_prior: EffectPrior = EffectPrior(),
     credibility: float = 0.95,
+    with_lift: bool = True,
 ) -> BayesianComparison:
     """Posterior of every arm, the probability each is best, and each against control.
 
@@ -255,6 +256,10 @@ def bayesian_compare(
         Prior on the relative effect for numeric arms (flat by default).
     credibility : float
         Mass of every equal-tailed credible interval.
+    with_lift : bool
+        False leaves the relative lift and its interval NaN. The results page shows the lift of
+        its fixed and sequential tests instead, and the binary lift's quantile solve was half
+        of a full analysis' time (bench/analysis_speed).
 
     Returns
     -------
@@ -277,7 +282,11 @@ def bayesian_compare(
         raise ValueError(f"control_index {control_index} outside 0..{len(arms) - 1}")
     posteriors = [arm_posterior(arm, kind, prior) for arm in arms]
     best = quadrature_probability_best(posteriors)
-    lifts = _binary_lifts(posteriors, control_index, credibility) if kind == "binary" else {}
+    lifts = (
+        _lifts(arms, posteriors, control_index, kind, effect_prior, credibility)
+        if with_lift
+        else {}
+    )
     results = tuple(
         _arm_result(
             i,
@@ -293,6 +302,25 @@ def bayesian_compare(
         for i in range(len(arms))
     )
     return BayesianComparison(kind, control_index, credibility, results)
+
+
+def _lifts(
+    arms: Sequence[SampleStats],
+    posteriors: Sequence[Posterior],
+    c: int,
+    kind: MetricKind,
+    effect_prior: EffectPrior,
+    credibility: float,
+) -> dict[int, tuple[float, tuple[float, float]]]:
+    """Every treatment's relative lift (posterior mean, credible interval)."""
+    if kind == "binary":
+        return _binary_lifts(posteriors, c, credibility)
+    effects = {
+        i: gaussian_effect(arms[i], arms[c], kind, "relative", effect_prior, credibility)
+        for i in range(len(arms))
+        if i != c
+    }
+    return {i: (effect.expected, effect.credible_interval) for i, effect in effects.items()}
 
 
 def _binary_lifts(
@@ -344,20 +372,13 @@ def _versus_control(
     credibility: float,
 ) -> tuple[float, float, float, float, tuple[float, float]]:
     """(chance to beat control, loss of shipping, loss of keeping control, lift, lift interval)."""
+    mean, interval = lift if lift is not None else (NAN, NAN_PAIR)
     if kind == "binary":
         chance, keep_loss = beta_chance_and_loss(posteriors[i], posteriors[c])
         ship_loss = keep_loss - (posteriors[i].mean - posteriors[c].mean)
-        mean, interval = lift
         return chance, float(max(ship_loss, 0.0)), keep_loss, mean, interval
     absolute = gaussian_effect(arms[i], arms[c], kind, "absolute", effect_prior, credibility)
-    relative = gaussian_effect(arms[i], arms[c], kind, "relative", effect_prior, credibility)
-    return (
-        absolute.chance_to_win,
-        absolute.risk_treatment,
-        absolute.risk_control,
-        relative.expected,
-        relative.credible_interval,
-    )
+    return absolute.chance_to_win, absolute.risk_treatment, absolute.risk_control, mean, interval
 
 
 def _effect_problem(

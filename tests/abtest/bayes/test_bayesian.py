@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -354,3 +355,22 @@ def test_welch_t_test_matches_gbstats(gb_numeric_case):
     gb_half = (relative["ci"][1] - relative["ci"][0]) / 2
     log_half = (math.log1p(result.relative_ci[1]) - math.log1p(result.relative_ci[0])) / 2
     assert log_half == pytest.approx(gb_half / (1 + relative["expected"]), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["binary", "numeric"])
+def test_without_lift_only_the_lift_is_left_out(kind):
+    arms = [
+        SampleStats(500, 60.0, 60.0),
+        SampleStats(480, 71.0, 71.0),
+        SampleStats(510, 55.0, 55.0),
+    ]
+    full = bayesian_compare(arms, kind)
+    lean = bayesian_compare(arms, kind, with_lift=False)
+    for with_lift, without in zip(full.arms, lean.arms, strict=True):
+        assert math.isnan(without.relative_lift)
+        assert all(math.isnan(end) for end in without.relative_lift_interval)
+        kept = [f.name for f in fields(without) if not f.name.startswith("relative_lift")]
+        # repr, not ==: control's own fields are NaN in both
+        assert repr([getattr(without, name) for name in kept]) == repr(
+            [getattr(with_lift, name) for name in kept]
+        )
