@@ -5,7 +5,7 @@
    numbers, alternating ours and gbstats for ``--rounds`` (default 9) rounds in one run; it
    prints each side's median and min-max and the median of the per-round ratios against the
    goal (< 1.0). gbstats pins numpy<2/pandas<2, so it runs in a throwaway virtualenv
-   (``bench/.venv-gbstats``, git-ignored) through ``bench/gbstats_reference_timing.py``, one
+   (``bench/.venv-gbstats``, git-ignored) through ``bench/_gbstats_reference_timing.py``, one
    process answering one round per request; when that venv cannot be built the column is
    skipped with the reason.
 2. :func:`experiments.aggregation.group_statistics` over N stored events (default 10 million)
@@ -40,7 +40,7 @@ from abtest.stats.summary import SampleStats
 
 BENCH = Path(__file__).resolve().parent
 GBSTATS_VENV = BENCH / ".venv-gbstats"
-GBSTATS_SCRIPT = BENCH / "gbstats_reference_timing.py"
+GBSTATS_SCRIPT = BENCH / "_gbstats_reference_timing.py"
 PLAYBOOK = BENCH.parent / "experiments" / "playbooks" / "urgency-close.yaml"
 METRICS = (
     MetricSpec("conversion", "binary"),

@@ -7,7 +7,8 @@ runs it once untimed (imports, scipy set-up), prints ``ready``, then for every f
 prints ``{"ms": ...}``: the wall time of one run, i.e. for every group, metric and treatment arm
 the three tests our analysis also reports (fixed-horizon t-test, sequential t-test, Bayesian
 effect test), each on the relative scale as gbstats' defaults are. One round per line lets the
-caller alternate gbstats with our analysis, so both sides see the same machine load.
+caller alternate gbstats with our analysis, so both sides see the same machine load. The leading
+underscore keeps ``python -m bench`` from importing it into the project venv, which has no gbstats.
 """
 
 from __future__ import annotations
