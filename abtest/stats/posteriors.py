@@ -1,6 +1,7 @@
-"""Each arm's posterior, and joint draws from them: shared by the Bayesian comparison
-(:mod:`abtest.stats.bayesian`) and Thompson sampling (:mod:`abtest.allocation`), so the
-dashboard's "probability best" and the allocation weights are one number.
+"""Each arm's posterior, the exact probability that each is best, and joint draws from them:
+shared by the Bayesian comparison (:mod:`abtest.stats.bayesian`) and Thompson sampling
+(:mod:`abtest.allocation`), so the dashboard's "probability best" (by quadrature) and the
+allocation weights (from draws of the same posteriors) estimate one number.
 
 * ``"binary"``: conjugate Beta-Binomial, ``p ~ Beta(a + successes, b + failures)`` with a
   ``Beta(a, b)`` prior (``Beta(1, 1)``, uniform, by default).
