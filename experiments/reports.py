@@ -189,7 +189,7 @@ def build_weekly_report(
     """Analyse every experiment of ``week`` up to its end (or now, for the current week).
 
     ``progress`` shows a tqdm bar per experiment on stderr when it is a terminal (the CLI; a week
-    of many experiments takes a while: charts and Bayesian draws); cron's mail stays clean.
+    of many experiments takes a while: charts and queries); cron's mail stays clean.
     """
     generated_at = now or utcnow()
     window_end = min(week.end - timedelta(microseconds=1), generated_at)

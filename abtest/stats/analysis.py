@@ -9,7 +9,7 @@ period), it calls the tested stats modules and assembles one frozen result:
   over the family of all (treatment arm, metric) comparisons;
 * sequential: :func:`abtest.stats.sequential.sequential_compare` (always-valid p-value and
   confidence sequences), the headline while the experiment runs;
-* Bayesian: :func:`abtest.stats.bayesian.bayesian_compare` with a fixed seed;
+* Bayesian: :func:`abtest.stats.bayesian.bayesian_compare` (exact, no sampling);
 * factorial: :func:`abtest.stats.factorial.factorial_analysis` of the primary metric;
 * health: :func:`abtest.stats.health.sample_ratio_mismatch` against the weights in force in each
   allocation period, guardrail alerts read from the guardrail metrics' result rows, and the
@@ -401,9 +401,8 @@ def _metric_result(
         _oriented(arms, metric),
         metric.kind,
         config.control,
-        draws=config.draws,
-        seed=config.seed,
         credibility=1 - config.alpha,
+        with_lift=False,  # the rows show the fixed and sequential lift, never this one
     )
     by_arm = dict(zip(_treatments(config), adjusted, strict=True))
     results = tuple(
@@ -426,7 +425,7 @@ def _method(config: AnalysisConfig, metric: MetricSpec) -> str:
     return (
         f"{_FIXED_TESTS[metric.kind]}; Holm and Benjamini-Hochberg across {k} arms x {m} metrics;"
         f" sequential: {TEST_NAME}, tuning {config.tuning_parameter:g} units; Bayesian: "
-        f"{_BAYES_MODELS[metric.kind]}, {config.draws} draws, seed {config.seed}"
+        f"{_BAYES_MODELS[metric.kind]}, probability best by quadrature"
     )
 
 

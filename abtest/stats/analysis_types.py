@@ -60,14 +60,6 @@ class AnalysisConfig:
         Each arm's ``{unit: variant}``, for the factorial model (empty: no factorial section).
     minimum_effect : float
         Relative lift the power section plans for (0.05 = +5%).
-    draws : int
-        Monte Carlo draws per arm behind ``probability_best`` and the binary lift's interval.
-        The standard error of a probability, ``sqrt(p(1-p)/draws)``, is at most 0.0035 at
-        20,000 (0.0028 at the verdict's 0.8 threshold); an interval end moves by about
-        ``2.7 sd/sqrt(draws)`` = 0.02 posterior sd. 100,000 draws would cut those errors by
-        ``sqrt(5)`` and nearly double the whole analysis' time (Beta sampling dominates it).
-    seed : int
-        Seed of those draws: the figures are reproducible.
     equivalence_margin : float
         The promotion rule's margin: the factorial section calls two arms (or a unit's
         variants) equally good when their difference lies within it, relative to the mean.
@@ -84,8 +76,6 @@ class AnalysisConfig:
     minimum_effect: float = 0.05
     power: float = 0.8
     srm_threshold: float = SRM_THRESHOLD
-    draws: int = 20_000
-    seed: int = 20_261_123
     equivalence_margin: float = DEFAULT_EQUIVALENCE_MARGIN
 
 

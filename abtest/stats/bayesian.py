@@ -6,24 +6,25 @@ Two posterior models, one per metric kind:
   a ``Beta(a, b)`` prior (``Beta(1, 1)``, uniform, by default). Exact: per-arm credible intervals
   are Beta quantiles; chance to beat control and expected loss are Evan Miller's and Stucchio's
   closed-form sums (vectorised, :mod:`abtest.stats.beta_exact`), or adaptive quadrature of the
-  Beta densities when no posterior parameter is a whole number up to ``MAX_SUM_TERMS``.
+  Beta densities when no posterior parameter is a whole number up to ``MAX_SUM_TERMS``; the
+  relative lift's mean is closed-form and its interval the quantiles of ``p_t/p_c`` by
+  quadrature (:func:`~abtest.stats.beta_exact.beta_relative_lift`).
 * ``"numeric"``: normal approximation with a flat prior, ``mean ~ N(x̄, s²/n)`` (CLT); the
   comparison with control is gbstats' Gaussian effect model (:func:`gaussian_effect`), which
   also takes an optional proper normal prior on the relative effect.
 
-The probability that each arm is best among k uses Monte Carlo: a ``draws × k`` matrix from
-:func:`~abtest.stats.posteriors.sample_posteriors`, argmax per row, bincount. It is the same
-sampler Thompson sampling uses (:mod:`abtest.allocation`), so the dashboard's "probability best"
-and the allocation weights are one number; the counts sum to ``draws`` so the probabilities sum
-to exactly 1. Pass ``seed`` for reproducible figures; the Monte Carlo standard error is
-``sqrt(p(1-p)/draws)``.
+The probability that each arm is best among k is the one-dimensional integral
+``∫ f_i(x) Π_{j≠i} F_j(x) dx`` by a fixed Gauss-Legendre rule
+(:func:`~abtest.stats.posteriors.quadrature_probability_best`): exact to 1e-10 and
+deterministic. Thompson sampling (:mod:`abtest.allocation`) estimates the same probability from
+its own draws, within their Monte Carlo error. No figure here depends on a seed.
 
 Where this differs from GrowthBook gbstats: gbstats' Bayesian engine (``EffectBayesianABTest``)
 approximates the lift by a normal distribution (delta method) for binary metrics too. Our binary
-path keeps the exact Beta posteriors for the chance to beat control and the risk, and reports
-the relative lift's posterior mean and equal-tailed interval from the Monte Carlo draws of
-``p_i / p_c - 1``. :func:`gaussian_effect` reproduces gbstats' method exactly for callers that
-want its figures (tested against gbstats 0.8.0 output).
+path keeps the exact Beta posteriors for the chance to beat control, the risk and the relative
+lift ``p_i / p_c - 1`` (posterior mean and equal-tailed interval). :func:`gaussian_effect`
+reproduces gbstats' method exactly for callers that want its figures (tested against gbstats
+0.8.0 output).
 
 Degenerate data never raises: results carry ``status`` (``"ok"`` or why not) and ``reason``.
 """
@@ -35,23 +36,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-from scipy import stats as sps
+from scipy import special
 
-from abtest.stats.beta_exact import beta_chance_and_loss
+from abtest.stats.beta_exact import beta_chance_and_loss, beta_relative_lift
 from abtest.stats.frequentist import estimate_lift
 from abtest.stats.posteriors import (
     UNIFORM_PRIOR,
     BetaPrior,
+    NormalPosterior,
     Posterior,
     arm_posterior,
     posterior_problem,
-    probability_best,
-    sample_posteriors,
+    quadrature_probability_best,
 )
 from abtest.stats.summary import NAN, NAN_PAIR, MetricKind, SampleStats, check_kind
 
 EffectScale = Literal["relative", "absolute"]
+
+
 @dataclass(frozen=True)
 class EffectPrior:
     """Normal prior ``N(mean, variance)`` on the *relative* effect, as gbstats' ``GaussianPrior``.
@@ -110,7 +112,7 @@ class ArmResult:
     credible_interval : tuple of float
         Equal-tailed credible interval of that rate or mean.
     probability_best : float
-        Posterior probability that this arm has the highest rate/mean (Monte Carlo).
+        Posterior probability that this arm has the highest rate/mean (quadrature).
     chance_to_beat_control : float
         ``P(θ_i > θ_c)``.
     expected_loss : float
@@ -119,7 +121,8 @@ class ArmResult:
     expected_loss_control : float
         ``E[max(0, θ_i - θ_c)]``, absolute scale: what keeping control instead costs.
     relative_lift : float
-        Posterior mean of ``θ_i / θ_c - 1``.
+        Posterior mean of ``θ_i / θ_c - 1`` (binary: NaN when the control's ``α <= 1``, where
+        ``E[1/θ_c]`` diverges).
     relative_lift_interval : tuple of float
         Equal-tailed credible interval of the relative lift.
     """
@@ -143,7 +146,6 @@ class BayesianComparison:
     kind: MetricKind
     control_index: int
     credibility: float
-    draws: int
     arms: tuple[ArmResult, ...]
     status: str = "ok"
     reason: str = ""
@@ -162,7 +164,7 @@ def normal_risk(mean: float, sd: float) -> tuple[float, float]:
     .. [2] GrowthBook gbstats, ``bayesian/tests.py`` (``EffectBayesianABTest.get_risk``).
     """
     z = mean / sd
-    positive = mean * sps.norm.cdf(z) + sd * sps.norm.pdf(z)
+    positive = mean * special.ndtr(z) + sd * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
     return float(positive), float(positive - mean)
 
 
@@ -212,14 +214,14 @@ def gaussian_effect(
         else (lift.absolute, lift.absolute_variance)
     )
     mean, sd = _posterior_effect(estimate, variance, _scaled_prior(prior, control, scale))
-    interval = sps.norm.interval(credibility, mean, sd)
+    interval = NormalPosterior(mean, sd).interval(credibility)
     risk_control, risk_treatment = normal_risk(mean, sd)
     return EffectResult(
         scale=scale,
         expected=mean,
         std=sd,
-        credible_interval=(float(interval[0]), float(interval[1])),
-        chance_to_win=float(sps.norm.sf(0.0, mean, sd)),
+        credible_interval=interval,
+        chance_to_win=float(special.ndtr(mean / sd)),
         risk_control=risk_control,
         risk_treatment=risk_treatment,
     )
@@ -232,16 +234,14 @@ def bayesian_compare(
     prior: BetaPrior = UNIFORM_PRIOR,
     effect_prior: EffectPrior = EffectPrior(),
     credibility: float = 0.95,
-    draws: int = 100_000,
-    seed: int | np.random.Generator | None = None,
+    with_lift: bool = True,
 ) -> BayesianComparison:
     """Posterior of every arm, the probability each is best, and each against control.
 
     Binary arms use exact Beta-Binomial posteriors (``prior``); numeric arms the normal
     approximation, compared with control through :func:`gaussian_effect` on the absolute scale
     (chance to beat control, risks) and on the relative scale (lift), with ``effect_prior``.
-    ``probability_best`` (and the binary lift's mean and interval) come from ``draws``
-    Monte Carlo draws of the posteriors, reproducible with ``seed``.
+    ``probability_best`` is exact by quadrature; nothing is sampled.
 
     Parameters
     ----------
@@ -256,9 +256,10 @@ def bayesian_compare(
         Prior on the relative effect for numeric arms (flat by default).
     credibility : float
         Mass of every equal-tailed credible interval.
-    draws : int
-        Monte Carlo draws per arm.
-    seed : int, numpy Generator or None
+    with_lift : bool
+        False leaves the relative lift and its interval NaN. The results page shows the lift of
+        its fixed and sequential tests instead, and the binary lift's quantile solve was half
+        of a full analysis' time (bench/analysis_speed).
 
     Returns
     -------
@@ -276,26 +277,71 @@ def bayesian_compare(
     _check_credibility(credibility)
     problem = posterior_problem(arms, kind)
     if problem is not None:
-        return BayesianComparison(kind, control_index, credibility, draws, (), *problem)
+        return BayesianComparison(kind, control_index, credibility, (), *problem)
     if not 0 <= control_index < len(arms):
         raise ValueError(f"control_index {control_index} outside 0..{len(arms) - 1}")
     posteriors = [arm_posterior(arm, kind, prior) for arm in arms]
-    samples = sample_posteriors(posteriors, draws, np.random.default_rng(seed))
-    best = probability_best(samples)
+    best = quadrature_probability_best(posteriors)
+    lifts = (
+        _lifts(arms, posteriors, control_index, kind, effect_prior, credibility)
+        if with_lift
+        else {}
+    )
     results = tuple(
         _arm_result(
-            i, arms, posteriors, samples, best[i], control_index, kind, effect_prior, credibility
+            i,
+            arms,
+            posteriors,
+            lifts.get(i),
+            best[i],
+            control_index,
+            kind,
+            effect_prior,
+            credibility,
         )
         for i in range(len(arms))
     )
-    return BayesianComparison(kind, control_index, credibility, draws, results)
+    return BayesianComparison(kind, control_index, credibility, results)
+
+
+def _lifts(
+    arms: Sequence[SampleStats],
+    posteriors: Sequence[Posterior],
+    c: int,
+    kind: MetricKind,
+    effect_prior: EffectPrior,
+    credibility: float,
+) -> dict[int, tuple[float, tuple[float, float]]]:
+    """Every treatment's relative lift (posterior mean, credible interval)."""
+    if kind == "binary":
+        return _binary_lifts(posteriors, c, credibility)
+    effects = {
+        i: gaussian_effect(arms[i], arms[c], kind, "relative", effect_prior, credibility)
+        for i in range(len(arms))
+        if i != c
+    }
+    return {i: (effect.expected, effect.credible_interval) for i, effect in effects.items()}
+
+
+def _binary_lifts(
+    posteriors: Sequence[Posterior], c: int, credibility: float
+) -> dict[int, tuple[float, tuple[float, float]]]:
+    """Every treatment's relative lift (mean, interval), in one vectorised solve."""
+    treatments = [i for i in range(len(posteriors)) if i != c]
+    means, intervals = beta_relative_lift(
+        [posteriors[i] for i in treatments], posteriors[c], credibility
+    )
+    return {
+        i: (float(mean), (float(low), float(high)))
+        for i, mean, (low, high) in zip(treatments, means, intervals, strict=True)
+    }
 
 
 def _arm_result(
     i: int,
     arms: Sequence[SampleStats],
     posteriors: Sequence[Posterior],
-    samples: np.ndarray,
+    lift: tuple[float, tuple[float, float]] | None,
     best: float,
     control_index: int,
     kind: MetricKind,
@@ -307,7 +353,7 @@ def _arm_result(
         (NAN, NAN, NAN, NAN, NAN_PAIR)
         if i == control_index
         else _versus_control(
-            i, arms, posteriors, samples, control_index, kind, effect_prior, credibility
+            i, arms, posteriors, lift, control_index, kind, effect_prior, credibility
         )
     )
     return ArmResult(
@@ -319,37 +365,20 @@ def _versus_control(
     i: int,
     arms: Sequence[SampleStats],
     posteriors: Sequence[Posterior],
-    samples: np.ndarray,
+    lift: tuple[float, tuple[float, float]] | None,
     c: int,
     kind: MetricKind,
     effect_prior: EffectPrior,
     credibility: float,
 ) -> tuple[float, float, float, float, tuple[float, float]]:
     """(chance to beat control, loss of shipping, loss of keeping control, lift, lift interval)."""
+    mean, interval = lift if lift is not None else (NAN, NAN_PAIR)
     if kind == "binary":
         chance, keep_loss = beta_chance_and_loss(posteriors[i], posteriors[c])
         ship_loss = keep_loss - (posteriors[i].mean - posteriors[c].mean)
-        lift, interval = _monte_carlo_lift(samples[:, i], samples[:, c], credibility)
-        return chance, float(max(ship_loss, 0.0)), keep_loss, lift, interval
+        return chance, float(max(ship_loss, 0.0)), keep_loss, mean, interval
     absolute = gaussian_effect(arms[i], arms[c], kind, "absolute", effect_prior, credibility)
-    relative = gaussian_effect(arms[i], arms[c], kind, "relative", effect_prior, credibility)
-    return (
-        absolute.chance_to_win,
-        absolute.risk_treatment,
-        absolute.risk_control,
-        relative.expected,
-        relative.credible_interval,
-    )
-
-
-def _monte_carlo_lift(
-    treatment: np.ndarray, control: np.ndarray, credibility: float
-) -> tuple[float, tuple[float, float]]:
-    """Posterior mean and equal-tailed interval of ``p_t/p_c - 1`` from paired draws."""
-    lift = treatment / control - 1.0
-    tail = (1.0 - credibility) / 2
-    low, high = np.quantile(lift, [tail, 1.0 - tail])
-    return float(lift.mean()), (float(low), float(high))
+    return absolute.chance_to_win, absolute.risk_treatment, absolute.risk_control, mean, interval
 
 
 def _effect_problem(

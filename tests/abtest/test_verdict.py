@@ -158,7 +158,6 @@ def _document(basis: str, complaints: tuple[int, int, int]) -> dict:
         metrics=(MetricSpec("conversion", "binary"),
                  MetricSpec("complaint", "binary", "guardrail", higher_is_better=False)),
         decision_basis=basis,  # type: ignore[arg-type]
-        draws=5_000,
     )
     return as_json(analyze(config, AnalysisInput(overall=stats)))
 

@@ -55,7 +55,6 @@ def _document(units: int = 400, basis: str = "sequential") -> dict[str, Any]:
         arms=ARMS,
         metrics=(MetricSpec("conversion", "binary"), MetricSpec("revenue", "numeric", "secondary")),
         decision_basis=basis,  # type: ignore[arg-type]
-        draws=2_000,
     )
     overall = {name: [a + a for a in arms] for name, arms in stats.items()}
     days = (Group("2026-11-09", stats), Group("2026-11-10", stats))

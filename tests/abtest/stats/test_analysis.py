@@ -58,7 +58,7 @@ def _stats(raw: dict[str, list[np.ndarray]]) -> dict[str, list[SampleStats]]:
 
 
 def _config(**changes) -> AnalysisConfig:
-    return AnalysisConfig(ARMS, METRICS, **{"arm_choices": CHOICES, "draws": 20_000, **changes})
+    return AnalysisConfig(ARMS, METRICS, **{"arm_choices": CHOICES, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +210,7 @@ def test_srm_expects_the_traffic_weighted_mix_of_period_weights(raw) -> None:
     stats = {name: [SampleStats(720, 0.0, 0.0)] * 4 for name in ("conversion",)}
     observed = [720, 490, 480, 510]
     stats["conversion"] = [SampleStats(n, 0.0, 0.0) for n in observed]
-    config = AnalysisConfig(ARMS, (METRICS[0],), draws=1000)
+    config = AnalysisConfig(ARMS, (METRICS[0],))
     srm = analyze(config, AnalysisInput(stats, periods=periods)).srm
     assert srm.p_value == pytest.approx(sps.chisquare(observed, expected).pvalue, rel=1e-9)
     assert srm.periods == 2
@@ -259,7 +259,7 @@ def test_segments_repeat_the_analysis_within_each_value(raw) -> None:
 
 def test_fisher_exact_when_expected_counts_are_small() -> None:
     stats = {"conversion": [SampleStats.binary(40, 1), SampleStats.binary(40, 7)]}
-    config = AnalysisConfig(ARMS[:2], (METRICS[0],), draws=1000)
+    config = AnalysisConfig(ARMS[:2], (METRICS[0],))
     arm = analyze(config, AnalysisInput(stats)).metrics[0].arms[1]
     assert arm.test == "fisher-exact"
     assert arm.p_value == pytest.approx(sps.fisher_exact([[7, 33], [1, 39]]).pvalue, rel=1e-12)

@@ -93,7 +93,7 @@ def test_every_results_row_shows_one_scale(basis):
     rng = np.random.default_rng(7 if basis == "sequential" else 8)
     arms = ("a", "b", "c", "d")
     metrics = (MetricSpec("conversion", "binary"), MetricSpec("revenue", "numeric", "secondary"))
-    config = AnalysisConfig(arms, metrics, decision_basis=basis, draws=200)
+    config = AnalysisConfig(arms, metrics, decision_basis=basis)
     significant = 0
     for _ in range(150):
         stats = {

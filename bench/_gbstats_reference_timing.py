@@ -1,11 +1,14 @@
 """Time GrowthBook gbstats 0.8.0 on the sufficient statistics bench/analysis_speed.py sends.
 
 Runs inside the throwaway venv ``bench/.venv-gbstats`` (gbstats pins numpy<2/pandas<2, so it is
-never installed in the project environment). Reads JSON on stdin:
-``{"groups": [{metric: [[n, sum, sum_squares] per arm]}], "kinds": {metric: kind}, "control": i}``
-and prints ``{"ms": ...}``: the wall time of, for every group, metric and treatment arm, the three
-tests our analysis also reports (fixed-horizon t-test, sequential t-test, Bayesian effect test),
-each on the relative scale as gbstats' defaults are.
+never installed in the project environment). Reads one line of JSON on stdin:
+``{"groups": [{metric: [[n, sum, sum_squares] per arm]}], "kinds": {metric: kind}, "control": i}``,
+runs it once untimed (imports, scipy set-up), prints ``ready``, then for every further line
+prints ``{"ms": ...}``: the wall time of one run, i.e. for every group, metric and treatment arm
+the three tests our analysis also reports (fixed-horizon t-test, sequential t-test, Bayesian
+effect test), each on the relative scale as gbstats' defaults are. One round per line lets the
+caller alternate gbstats with our analysis, so both sides see the same machine load. The leading
+underscore keeps ``python -m bench`` from importing it into the project venv, which has no gbstats.
 """
 
 from __future__ import annotations
@@ -43,14 +46,13 @@ def run(payload: dict) -> None:
 
 
 def main() -> None:
-    payload = json.load(sys.stdin)
+    payload = json.loads(sys.stdin.readline())
     run(payload)  # warm-up: imports and scipy set-up
-    best = float("inf")
-    for _ in range(3):
+    print("ready", flush=True)
+    for _ in sys.stdin:
         start = time.perf_counter()
         run(payload)
-        best = min(best, time.perf_counter() - start)
-    print(json.dumps({"ms": best * 1000}))
+        print(json.dumps({"ms": (time.perf_counter() - start) * 1000}), flush=True)
 
 
 if __name__ == "__main__":
