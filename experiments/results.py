@@ -14,7 +14,7 @@ before. The document's ``estimator`` says which was used.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ from experiments.aggregation import (
     OTHER,
     GroupStats,
     group_statistics,
+    out_of_bound_events,
 )
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.errors import FieldIssue, InvalidInput
@@ -64,7 +65,9 @@ class ExperimentResults:
     """An experiment's identity and analysis window with the analysis itself.
 
     ``estimator`` names how arm means were estimated: :data:`POOLED` or :data:`STRATIFIED`
-    (with the periods used and the units left out).
+    (with the periods used and the units left out). ``out_of_bound`` counts, per metric, the
+    events left out for a |value| beyond what any metric may accept (rows stored before the
+    bound existed; see :func:`~experiments.aggregation.out_of_bound_events`).
     """
 
     experiment: str
@@ -74,6 +77,7 @@ class ExperimentResults:
     generated_at: datetime
     analysis: AnalysisResult
     estimator: str = POOLED
+    out_of_bound: dict[str, int] = field(default_factory=dict)
 
 
 def metric_specs(definition: ExperimentDefinition) -> tuple[MetricSpec, ...]:
@@ -164,6 +168,7 @@ def experiment_results(
         utcnow(),
         analysis,
         estimator,
+        out_of_bound_events(session, experiment.id, metrics, window_end),
     )
 
 
@@ -272,7 +277,7 @@ def _declared_segments(
 
 def results_document(results: ExperimentResults) -> dict[str, Any]:
     """The JSON document of the results API (no NaN: undefined figures are null)."""
-    return {
+    document = {
         "experiment": results.experiment,
         "name": results.name,
         "experiment_status": results.experiment_status,
@@ -281,6 +286,9 @@ def results_document(results: ExperimentResults) -> dict[str, Any]:
         "estimator": results.estimator,
         **as_json(results.analysis),
     }
+    for metric in document["metrics"]:
+        metric["events_out_of_bound"] = results.out_of_bound.get(metric["name"], 0)
+    return document
 
 
 def _config(
