@@ -209,6 +209,8 @@ def test_values_stored_before_the_bound_are_left_out_and_counted(
     assert sign_in(browser, "vi").status_code == 302
     page = browser.get("/experiments/urgency-close")
     assert page.status_code == 200, page.get_data(as_text=True)
+    notice = page.get_data(as_text=True).split('id="out-of-bound-revenue">')[1].split("</p>")[0]
+    assert notice.startswith("1 ") or " 1 " in notice, notice
 
 
 def test_events_within_the_bound_are_all_counted(app, client, admin_headers, started) -> None:
