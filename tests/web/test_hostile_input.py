@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from experiments.models import Assignment, Event, Feedback, utcnow
-from experiments.reports import IsoWeek, build_weekly_report
+from experiments.reports import IsoWeek, build_weekly_report, render_html
 from experiments.schema import MAX_ABS_VALUE_LIMIT
 from experiments.users import create_user
 from tests.web.test_api_errors import check_error, post_raw, stored_rows
@@ -197,16 +197,22 @@ def test_values_stored_before_the_bound_are_left_out_and_counted(
         assert arm["mean"] == pytest.approx(np.mean(seeded["revenue"][arm["arm"]]), rel=1e-9)
     allocated = client.post("/api/v1/experiments/urgency-close/allocate", headers=admin_headers)
     assert allocated.status_code == 200, allocated.get_data(as_text=True)
+    promoted = client.post("/api/v1/experiments/urgency-close/promote",
+                           json={"arm": revenue["arms"][1]["arm"]}, headers=admin_headers)
+    assert promoted.status_code in (200, 409), promoted.get_data(as_text=True)
     cli = runner.invoke(main, ["results", "urgency-close"])
     assert cli.exit_code == 0, cli.output
+    assert "1 event(s) left out" in cli.output
     with app.extensions["abtest"].session_factory() as session:
-        report = build_weekly_report(session, IsoWeek.containing(utcnow()))
+        report = build_weekly_report(session, IsoWeek.containing(utcnow()), lang="en")
     assert [part.key for part in report.experiments] == ["urgency-close"]
+    assert "1 event(s) left out" in render_html(report)
     ui = make_app()
     with ui.extensions["abtest"].session_factory.begin() as session:
         create_user(session, "vi", PASSWORD, "viewer")
     browser = ui.test_client()
     assert sign_in(browser, "vi").status_code == 302
+    assert browser.get("/experiments").status_code == 200
     page = browser.get("/experiments/urgency-close")
     assert page.status_code == 200, page.get_data(as_text=True)
     notice = page.get_data(as_text=True).split('id="out-of-bound-revenue">')[1].split("</p>")[0]
