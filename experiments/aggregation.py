@@ -46,12 +46,13 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
 from abtest.stats.analysis_types import MetricSpec
 from abtest.stats.summary import SampleStats
-from experiments.models import Assignment, Event
+from experiments.models import OUT_OF_BOUND, Assignment, Event
 from experiments.schema import MAX_ABS_VALUE_LIMIT
 
 #: Label of the segment values outside the top N by traffic.
@@ -217,8 +218,8 @@ def out_of_bound_events(
         return {}
     query = (
         select(Event.name, func.count())
-        .where(*_counted(until), *_exposed(experiment_id, until), Event.name.in_(names),
-               ~_in_bound())
+        .where(text(OUT_OF_BOUND), Event.name.in_(names), *_counted(until),
+               *_exposed(experiment_id, until))
         .group_by(Event.name)
     )
     return {name: count for name, count in session.execute(query)}

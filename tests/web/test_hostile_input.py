@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import func, select, text
 
-from experiments.models import Assignment, Event, Feedback, utcnow
+from experiments.models import OUT_OF_BOUND, Assignment, Event, Feedback, utcnow
 from experiments.reports import IsoWeek, build_weekly_report, render_html
 from experiments.schema import MAX_ABS_VALUE_LIMIT
 from experiments.users import create_user
@@ -226,3 +227,18 @@ def test_events_within_the_bound_are_all_counted(app, client, admin_headers, sta
     revenue = _revenue(client.get(RESULTS, headers=admin_headers).json)
     assert revenue["events_out_of_bound"] == 0
     assert max(arm["mean"] for arm in revenue["arms"]) > MAX_ABS_VALUE_LIMIT / 800
+
+
+def test_the_out_of_bound_index_uses_the_schema_bound(engine) -> None:
+    """The partial index's predicate names the same bound the API enforces, and SQLite's
+    planner reads it for the count (a term written unlike the index's would scan events)."""
+    assert float(OUT_OF_BOUND.rsplit(">", 1)[1]) == MAX_ABS_VALUE_LIMIT
+    if engine.dialect.name != "sqlite":
+        return
+    names = Event.name.in_(["revenue"])
+    query = select(func.count()).select_from(Event).where(text(OUT_OF_BOUND), names)
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_events_out_of_bound" in plan, plan
