@@ -9,7 +9,10 @@ PostgreSQL:
    [<= window end]``, keeping events of this experiment or of no experiment (``experiment_id IS
    NULL`` counts for every experiment the unit is in) and dropping events flagged
    ``unexposed``. A binary metric is 1 when such an event exists; a numeric metric is the sum
-   of their values (a missing value counts 0); a unit without events gets 0.
+   of their values (a missing value counts 0); a unit without events gets 0. Values beyond
+   :data:`~experiments.schema.MAX_ABS_VALUE_LIMIT`, which the API refuses but rows stored
+   before that bound existed may hold, are left out (:func:`out_of_bound_events` counts them):
+   ``SUM(x*x)`` over 1e160 overflows PostgreSQL's double and the analysis' floats.
 2. per group (arm, weights version, UTC exposure day, segment): ``COUNT``, ``SUM(x)`` and
    ``SUM(x*x)``.
 
@@ -43,12 +46,14 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
 from abtest.stats.analysis_types import MetricSpec
 from abtest.stats.summary import SampleStats
-from experiments.models import Assignment, Event
+from experiments.models import OUT_OF_BOUND, Assignment, Event
+from experiments.schema import MAX_ABS_VALUE_LIMIT
 
 #: Label of the segment values outside the top N by traffic.
 OTHER = "(other)"
@@ -155,14 +160,7 @@ def _per_unit(
     the outer ``GROUP BY`` and run each subquery once per use there, three times for a numeric
     metric's ``SUM(x)`` and ``SUM(x*x)``.
     """
-    counted = [
-        Event.unit_id == Assignment.unit_id,
-        or_(Event.experiment_id == Assignment.experiment_id, Event.experiment_id.is_(None)),
-        Event.unexposed.is_(False),
-        Event.occurred_at >= Assignment.assigned_at,
-    ]
-    if until is not None:
-        counted.append(Event.occurred_at <= until)
+    counted = _counted(until)
     exposed = _exposed(experiment_id, until)
     if ids is not None:
         exposed += [Assignment.id >= ids[0], Assignment.id < ids[1]]
@@ -187,7 +185,44 @@ def _metric_value(metric: MetricSpec, counted: Sequence[ColumnElement[bool]]) ->
     if metric.kind == "binary":
         return case((exists().where(*mine), 1), else_=0)
     total = func.coalesce(func.sum(func.coalesce(Event.value, 0.0)), 0.0)
-    return select(total).where(*mine).scalar_subquery()
+    return select(total).where(*mine, _in_bound()).scalar_subquery()
+
+
+def _counted(until: datetime | None) -> list[ColumnElement[bool]]:
+    """An event counts for an assignment: same unit, this experiment or none, exposed, inside
+    the window from the exposure to ``until``."""
+    counted = [
+        Event.unit_id == Assignment.unit_id,
+        or_(Event.experiment_id == Assignment.experiment_id, Event.experiment_id.is_(None)),
+        Event.unexposed.is_(False),
+        Event.occurred_at >= Assignment.assigned_at,
+    ]
+    if until is not None:
+        counted.append(Event.occurred_at <= until)
+    return counted
+
+
+def _in_bound() -> ColumnElement[bool]:
+    return or_(Event.value.is_(None), func.abs(Event.value) <= MAX_ABS_VALUE_LIMIT)
+
+
+def out_of_bound_events(
+    session: Session, experiment_id: int, metrics: Sequence[MetricSpec],
+    until: datetime | None = None,
+) -> dict[str, int]:
+    """Per numeric metric, the events of exposed units the analysis leaves out because their
+    |value| exceeds :data:`~experiments.schema.MAX_ABS_VALUE_LIMIT` (metrics without any are
+    absent), so the results can say why a figure ignores them."""
+    names = [m.name for m in metrics if m.kind == "numeric"]
+    if not names:
+        return {}
+    query = (
+        select(Event.name, func.count())
+        .where(text(OUT_OF_BOUND), Event.name.in_(names), *_counted(until),
+               *_exposed(experiment_id, until))
+        .group_by(Event.name)
+    )
+    return {name: count for name, count in session.execute(query)}
 
 
 def _segment_expression(segment: str) -> ColumnElement[Any]:

@@ -22,8 +22,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OUT_OF_BOUND = "abs(value) > 1e15"
+"""Events beyond any metric's bound (experiments.schema.MAX_ABS_VALUE_LIMIT), as SQL: the
+predicate of their partial index (migration 0008), written alike in the query that counts
+them, since SQLite uses a partial index only for a term written like its own."""
 
 
 def utcnow() -> datetime:
@@ -136,6 +142,8 @@ class Event(Base):
         # Covering index of the results join (migration 0003): unit, metric name, time window.
         Index("ix_events_unit_name_time", "unit_id", "name", "occurred_at", "experiment_id",
               "unexposed", "value"),
+        Index("ix_events_out_of_bound", "name", "unit_id", sqlite_where=text(OUT_OF_BOUND),
+              postgresql_where=text(OUT_OF_BOUND)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

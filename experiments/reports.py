@@ -335,6 +335,8 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "reports": "实验周报", "no_reports": "还没有生成过周报", "files": "文件",
         "updated": "更新时间", "generate": "生成周报", "written": "已生成 {week} 周报",
         "week_help": "ISO 周，如 {example}；留空为本周（截至现在）",
+        "out_of_bound": "{count} 个事件未计入：其数值超出任何指标可接受的范围"
+                        "（在数值设限之前存入）",
     },
     "en": {
         "title": "Sales-script experiments: weekly report", "week": "Week",
@@ -361,6 +363,8 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "reports": "Weekly reports", "no_reports": "No reports written yet", "files": "Files",
         "updated": "Updated", "generate": "Write report", "written": "Report {week} written",
         "week_help": "ISO week like {example}; blank: this week so far",
+        "out_of_bound": "{count} event(s) left out: their value is beyond what any metric"
+                        " accepts (stored before values were bounded)",
     },
 }
 

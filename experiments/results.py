@@ -14,7 +14,7 @@ before. The document's ``estimator`` says which was used.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from experiments.aggregation import (
     OTHER,
     GroupStats,
     group_statistics,
+    out_of_bound_events,
 )
 from experiments.definitions import Design, design_of, get_experiment
 from experiments.errors import FieldIssue, InvalidInput
@@ -66,7 +67,9 @@ class ExperimentResults:
     """An experiment's identity and analysis window with the analysis itself.
 
     ``estimator`` names how arm means were estimated: :data:`POOLED` or :data:`STRATIFIED`
-    (with the periods used and the units left out).
+    (with the periods used and the units left out). ``out_of_bound`` counts, per metric, the
+    events left out for a |value| beyond what any metric may accept (rows stored before the
+    bound existed; see :func:`~experiments.aggregation.out_of_bound_events`).
     """
 
     experiment: str
@@ -76,6 +79,7 @@ class ExperimentResults:
     generated_at: datetime
     analysis: AnalysisResult
     estimator: str = POOLED
+    out_of_bound: dict[str, int] = field(default_factory=dict)
 
 
 def metric_specs(definition: ExperimentDefinition) -> tuple[MetricSpec, ...]:
@@ -166,6 +170,7 @@ def experiment_results(
         utcnow(),
         analysis,
         estimator,
+        out_of_bound_events(session, experiment.id, metrics, window_end),
     )
 
 
@@ -284,6 +289,8 @@ def results_document(results: ExperimentResults) -> dict[str, Any]:
         "estimator": results.estimator,
         **as_json(results.analysis),
     }
+    for metric in document["metrics"]:
+        metric["events_out_of_bound"] = results.out_of_bound.get(metric["name"], 0)
     document["decision"] = as_json(verdicts.verdict_of_results(document))
     return document
 

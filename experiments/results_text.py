@@ -22,6 +22,9 @@ def format_results(document: dict[str, Any]) -> str:
         lines.append(f"no data: {document['reason']}")
     for metric in document["metrics"]:
         lines += ["", f"{metric['name']} ({metric['kind']}, {metric['role']})", *_arm_table(metric)]
+        if metric.get("events_out_of_bound"):
+            lines.append(f"{metric['events_out_of_bound']} event(s) left out: value beyond any"
+                         " metric's bound (stored before values were bounded)")
     srm = document["srm"]
     lines += [
         "",

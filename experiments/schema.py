@@ -104,6 +104,13 @@ def _plausible_event_time(value: datetime) -> datetime:
     return utc
 
 
+EventTime = Annotated[datetime, AfterValidator(_plausible_event_time), Field(json_schema_extra={
+    "formatMinimum": f"{EARLIEST_EVENT:%Y-%m-%dT%H:%M:%SZ}",
+    "formatExclusiveMaximum": f"{LATEST_EVENT:%Y-%m-%dT%H:%M:%SZ}"})]
+"""An event time, its bounds in the schema as JSON Schema's format-range keywords (the
+``formatMinimum`` vocabulary of ajv-formats), read by machines rather than only the text."""
+
+
 class InputModel(BaseModel):
     """Unknown fields are errors: a typo in a playbook must not be silently ignored. Floats
     must be finite: JSON cannot carry NaN or Infinity back to a client or into PostgreSQL.
@@ -162,9 +169,9 @@ class Metrics(InputModel):
 
 
 class FixedAllocation(InputModel):
-    """Weights stay as defined."""
+    """Weights stay as defined (``mode`` is required: it tells the allocations apart)."""
 
-    mode: Literal["fixed"] = "fixed"
+    mode: Literal["fixed"]
 
 
 class ThompsonAllocation(InputModel):
@@ -211,7 +218,7 @@ class ExperimentDefinition(InputModel):
     weights: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = None
     layer: Layer | None = None
     metrics: Metrics
-    allocation: Allocation = Field(default_factory=FixedAllocation)
+    allocation: Allocation = Field(default_factory=lambda: FixedAllocation(mode="fixed"))
     promotion: PromotionRule | None = None
 
 
@@ -226,7 +233,7 @@ class EventIn(InputModel):
         default=None, ge=-MAX_ABS_VALUE_LIMIT, le=MAX_ABS_VALUE_LIMIT,
         description="A number (not a boolean); at most the metric's max_abs_value in size"
                     f" (default {DEFAULT_MAX_ABS_VALUE:g})")
-    timestamp: Annotated[datetime, AfterValidator(_plausible_event_time)] | None = Field(
+    timestamp: EventTime | None = Field(
         default=None, description="ISO 8601, from 2000-01-01 to before 2100-01-01 UTC;"
                                   " default: now")
 

@@ -5,11 +5,20 @@ figure keeps answering afterwards."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import numpy as np
 import pytest
+from sqlalchemy import func, select, text
 
-from experiments.models import Assignment, Event, Feedback
+from experiments.models import OUT_OF_BOUND, Assignment, Event, Feedback, utcnow
+from experiments.reports import IsoWeek, build_weekly_report, render_html
+from experiments.schema import MAX_ABS_VALUE_LIMIT
+from experiments.users import create_user
 from tests.web.test_api_errors import check_error, post_raw, stored_rows
+from tests.web.test_results_api import T0, _seed
+from tests.web.ui.conftest import PASSWORD, sign_in
+from web.cli import main
 
 ASSIGN = "/api/v1/assign"
 EVENTS = "/api/v1/events"
@@ -155,3 +164,81 @@ def test_the_edges_of_the_alpha_range_answer(
                 headers=storefront_headers)
     answer = client.get(f"{RESULTS}?alpha={alpha}", headers=admin_headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+
+
+def _store_raw_event(app, unit_id: str, value: float) -> None:
+    """A revenue event written past the API, as rows stored before the bound existed are."""
+    with app.extensions["abtest"].session_factory.begin() as session:
+        session.add(Event(event_id=f"huge-{unit_id}", unit_id=unit_id, name="revenue",
+                          value=value, occurred_at=T0 + timedelta(days=3)))
+
+
+def _revenue(document: dict) -> dict:
+    return next(m for m in document["metrics"] if m["name"] == "revenue")
+
+
+@pytest.mark.parametrize("value", [1e160, -1e300, MAX_ABS_VALUE_LIMIT * 2])
+def test_values_stored_before_the_bound_are_left_out_and_counted(
+    make_app, app, client, admin_headers, started, runner, value
+) -> None:
+    """PostgreSQL's SUM(x*x) raised NumericValueOutOfRange on 1e160 and SQLite's floats
+    overflowed in the analysis: every figure, page and report answered 500."""
+    started()
+    seeded = _seed(app)
+    _store_raw_event(app, "u0", value)
+    answer = client.get(RESULTS, headers=admin_headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    revenue = _revenue(answer.json)
+    assert revenue["events_out_of_bound"] == 1
+    assert all(m["events_out_of_bound"] == 0 for m in answer.json["metrics"]
+               if m["name"] != "revenue")
+    for arm in revenue["arms"]:  # the in-bound figures, as computed from the seeded rows
+        assert arm["mean"] == pytest.approx(np.mean(seeded["revenue"][arm["arm"]]), rel=1e-9)
+    allocated = client.post("/api/v1/experiments/urgency-close/allocate", headers=admin_headers)
+    assert allocated.status_code == 200, allocated.get_data(as_text=True)
+    promoted = client.post("/api/v1/experiments/urgency-close/promote",
+                           json={"arm": revenue["arms"][1]["arm"]}, headers=admin_headers)
+    assert promoted.status_code in (200, 409), promoted.get_data(as_text=True)
+    cli = runner.invoke(main, ["results", "urgency-close"])
+    assert cli.exit_code == 0, cli.output
+    assert "1 event(s) left out" in cli.output
+    with app.extensions["abtest"].session_factory() as session:
+        report = build_weekly_report(session, IsoWeek.containing(utcnow()), lang="en")
+    assert [part.key for part in report.experiments] == ["urgency-close"]
+    assert "1 event(s) left out" in render_html(report)
+    ui = make_app()
+    with ui.extensions["abtest"].session_factory.begin() as session:
+        create_user(session, "vi", PASSWORD, "viewer")
+    browser = ui.test_client()
+    assert sign_in(browser, "vi").status_code == 302
+    assert browser.get("/experiments").status_code == 200
+    page = browser.get("/experiments/urgency-close")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    notice = page.get_data(as_text=True).split('id="out-of-bound-revenue">')[1].split("</p>")[0]
+    assert notice.startswith("1 ") or " 1 " in notice, notice
+
+
+def test_events_within_the_bound_are_all_counted(app, client, admin_headers, started) -> None:
+    started()
+    _seed(app)
+    _store_raw_event(app, "u0", MAX_ABS_VALUE_LIMIT)
+    revenue = _revenue(client.get(RESULTS, headers=admin_headers).json)
+    assert revenue["events_out_of_bound"] == 0
+    assert max(arm["mean"] for arm in revenue["arms"]) > MAX_ABS_VALUE_LIMIT / 800
+
+
+def test_the_out_of_bound_index_uses_the_schema_bound(engine) -> None:
+    """The partial index's predicate names the same bound the API enforces, and SQLite's
+    planner reads it for the count (a term written unlike the index's would scan events)."""
+    assert float(OUT_OF_BOUND.rsplit(">", 1)[1]) == MAX_ABS_VALUE_LIMIT
+    if engine.dialect.name != "sqlite":
+        return
+    names = Event.name.in_(["revenue"])
+    query = select(func.count()).select_from(Event).where(text(OUT_OF_BOUND), names)
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_events_out_of_bound" in plan, plan

@@ -13,7 +13,7 @@ from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from experiments import results
-from experiments.schema import Identifier
+from experiments.schema import MAX_ABS_VALUE_LIMIT, Identifier
 from web.endpoint import endpoint, parse, session
 
 blueprint = Blueprint("results", __name__)
@@ -83,6 +83,11 @@ class MetricOut(_Open):
     """One metric: method, omnibus test and one row per arm."""
 
     arms: list[ArmOut]
+    events_out_of_bound: int = Field(
+        default=0, description="Events left out of this metric: their |value| exceeds the"
+                               f" largest bound a metric may set ({MAX_ABS_VALUE_LIMIT:g}), so"
+                               " they were stored before the bound existed and would overflow"
+                               " the sums")
 
 
 class GuardrailCheckOut(_Open):
