@@ -145,8 +145,9 @@ def test_a_leader_worse_than_the_arms_it_replaces_is_not_promoted():
     complaints = [[SampleStats.binary(20000, 200), SampleStats.binary(20000, 300)]]
     decision = _decide(RULE, primary,
                        guardrails=[GuardrailData("complaint", "binary", False, complaints)])
-    assert not decision.promote
-    assert "worse than the other arms" in _clauses(decision)["guardrail:complaint"].detail
+    assert not decision.promote and decision.leader == 0  # arm 1 is no candidate
+    assert "arm 1 held back: complaint: leader worse than the other arms" in (
+        _clauses(decision)["guardrails"].detail)
 
 
 def test_a_probably_harmful_arm_loses_traffic_before_any_test_holds_it():
