@@ -8,7 +8,7 @@ answered with a JSON 500.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from experiments.errors import (
@@ -74,6 +74,17 @@ def handle_http_error(error: HTTPException) -> tuple[Response, int]:
     return response, status
 
 
+def removed_meanwhile(error: IntegrityError) -> Conflict:
+    """The HTTP error for a write that refers to a row removed while it ran (an experiment
+    deleted, a shopper erased, between the request's check and its insert): every other
+    integrity rule is met by the services before writing, or absorbed (``ON CONFLICT``), so
+    the database refusing one means such a race. The transaction is rolled back: nothing of
+    the request is stored."""
+    current_app.logger.warning("write refused by the database: %s", error.orig)
+    return Conflict("a record this request refers to was removed meanwhile; nothing was"
+                    " stored")
+
+
 #: Seconds a client should wait before retrying when the database is unavailable.
 RETRY_AFTER_SECONDS = 5
 
@@ -97,4 +108,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(
         OperationalError, lambda error: handle_http_error(database_unavailable(error)))
+    app.register_error_handler(
+        IntegrityError, lambda error: handle_domain_error(removed_meanwhile(error)))
     app.register_error_handler(Exception, handle_bug)

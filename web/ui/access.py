@@ -14,12 +14,12 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import Forbidden, HTTPException, NotFound
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import Conflict, Forbidden, HTTPException, NotFound
 
 from experiments.errors import NotFound as UnknownRecord
 from experiments.users import Role, has_role
-from web.errors import database_unavailable
+from web.errors import database_unavailable, removed_meanwhile
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -72,5 +72,7 @@ def register_error_pages(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(HTTPException, error_page)
     blueprint.register_error_handler(
         OperationalError, lambda error: error_page(database_unavailable(error)))
+    blueprint.register_error_handler(
+        IntegrityError, lambda error: error_page(Conflict(removed_meanwhile(error).message)))
     blueprint.register_error_handler(
         UnknownRecord, lambda error: error_page(NotFound(error.message)))
