@@ -1,6 +1,7 @@
 """A database that is down or locked is a 503 with Retry-After (JSON on the API, the error page
 in the UI) so clients retry; the answer never carries the driver's message, which can name
-hosts. A write racing a removal (an experiment deleted meanwhile) is a 409 that stores nothing. The OpenAPI document says so, and documents If-Match and 412 where a write honours it."""
+hosts. A write racing a removal (an experiment deleted meanwhile) is a 409 that stores nothing. The
+OpenAPI document says so, and documents If-Match and 412 where a write honours it."""
 from __future__ import annotations
 
 from collections.abc import Callable
